@@ -1,0 +1,35 @@
+"""Abstract interfaces of every component kind, and the typed data passed between them."""
+from .base import BuildContext, ComponentBase
+from .data import Camera, FaceBox, FaceResult, Mesh, RenderOutput, Sample, Scene, Textures
+from .dataset import Dataset
+from .detectors import FaceDetector, LandmarkDetector
+from .encoder import Encoder
+from .exporter import Exporter
+from .lighting import Lighting
+from .loss import Loss, LossInputs
+from .morphable_model import MorphableModel
+from .reflectance import Reflectance
+from .renderer import Renderer
+from .task import RunContext, RunSummary, Task
+
+#: Interface class of each component kind.
+INTERFACES = {
+    "task": Task,
+    "encoder": Encoder,
+    "morphable_model": MorphableModel,
+    "reflectance": Reflectance,
+    "lighting": Lighting,
+    "renderer": Renderer,
+    "loss": Loss,
+    "face_detector": FaceDetector,
+    "landmark_detector": LandmarkDetector,
+    "dataset": Dataset,
+    "exporter": Exporter,
+}
+
+__all__ = [
+    "BuildContext", "ComponentBase", "Camera", "FaceBox", "FaceResult", "Mesh", "RenderOutput",
+    "Sample", "Scene", "Textures", "Dataset", "FaceDetector", "LandmarkDetector", "Encoder",
+    "Exporter", "Lighting", "Loss", "LossInputs", "MorphableModel", "Reflectance", "Renderer",
+    "RunContext", "RunSummary", "Task", "INTERFACES",
+]

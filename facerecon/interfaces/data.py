@@ -1,0 +1,198 @@
+"""Typed data passed between stages, with tensor shapes.
+
+Conventions (DESIGN §3): images and texture maps are channel-last, float32, **linear** RGB in
+[0, 1] unless said otherwise; B is the batch size. Texture coordinates: u right, v up, both in
+[0, 1]; texel row 0 is the top of the map (v = 1), as in OBJ/glTF files written by our exporters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..geometry import project
+
+__all__ = ["Camera", "Mesh", "Textures", "Scene", "RenderOutput", "FaceBox", "Sample", "FaceResult"]
+
+
+@dataclass
+class Camera:
+    """Pinhole camera, OpenCV convention, principal point at the image centre.
+
+    Attributes:
+        focal: (B,) focal length in pixels.
+        width: image width in pixels.
+        height: image height in pixels.
+    """
+
+    focal: torch.Tensor
+    width: int
+    height: int
+
+    def project(self, points: torch.Tensor) -> torch.Tensor:
+        """(B, N, 3) camera-frame points -> (B, N, 2) pixel coordinates."""
+        return project(points, self.focal, self.width, self.height)
+
+
+@dataclass
+class Mesh:
+    """A triangle mesh in the camera frame.
+
+    Attributes:
+        vertices: (B, V, 3) camera-frame positions in mm.
+        faces: (F, 3) long vertex indices, counter-clockwise seen from outside in the model frame.
+        uvs: (V, 2) texture coordinates in [0, 1].
+        normals: (B, V, 3) unit vertex normals in the camera frame.
+    """
+
+    vertices: torch.Tensor
+    faces: torch.Tensor
+    uvs: torch.Tensor
+    normals: torch.Tensor
+
+
+@dataclass
+class Textures:
+    """Reflectance maps in UV space, linear.
+
+    Attributes:
+        diffuse: (B, T, T, 3) diffuse albedo.
+        specular: (B, T, T, 3) specular albedo (ρs of the Schlick term).
+        roughness: (B, T, T, 1) roughness in (0, 1].
+    """
+
+    diffuse: torch.Tensor
+    specular: torch.Tensor
+    roughness: torch.Tensor
+
+
+@dataclass
+class Scene:
+    """Everything a renderer needs for one batch.
+
+    Attributes:
+        mesh: geometry in the camera frame.
+        camera: intrinsics; the render has the camera's width and height.
+        textures: reflectance maps.
+        light: (B, K, 3) lighting coefficients (for ``sh``: K = bands², real SH radiance).
+        lighting: the lighting component that interprets ``light``.
+        reflectance: the BRDF component.
+    """
+
+    mesh: Mesh
+    camera: Camera
+    textures: Textures
+    light: torch.Tensor
+    lighting: Any
+    reflectance: Any
+
+
+@dataclass
+class RenderOutput:
+    """What a renderer returns; pixels nothing covers are 0 (triangle id -1).
+
+    Attributes:
+        image: (B, H, W, 3) linear radiance.
+        mask: (B, H, W) coverage in [0, 1] (differentiable where the renderer supports it).
+        depth: (B, H, W) camera-frame z in mm.
+        normals: (B, H, W, 3) unit shading normals, camera frame.
+        uv: (B, H, W, 2) interpolated texture coordinates.
+        triangle_id: (B, H, W) long, -1 where empty.
+        extras: renderer-specific images (e.g. ``diffuse_shading``), each (B, H, W, C).
+    """
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    depth: torch.Tensor
+    normals: torch.Tensor
+    uv: torch.Tensor
+    triangle_id: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face: corners in pixels (x right, y down) and a detector score."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float = 1.0
+
+    @property
+    def area(self) -> float:
+        """Box area in square pixels."""
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+
+@dataclass
+class Sample:
+    """One input image from a dataset.
+
+    Attributes:
+        name: stem used for the output folder.
+        image: (H, W, 3) uint8 sRGB, or None when it could not be read.
+        path: source file, if any.
+        error: why the image could not be read (the batch reports it and goes on).
+    """
+
+    name: str
+    image: np.ndarray | None
+    path: Path | None = None
+    error: str | None = None
+
+
+@dataclass
+class FaceResult:
+    """A finished reconstruction of one face, as numpy arrays, for exporters.
+
+    All geometry is in the camera frame of the **original** input image (mm), and all pixel
+    coordinates are in the original image's pixel frame.
+
+    Attributes:
+        name: output folder name (``<image-stem>[_faceN]``).
+        image: (H, W, 3) uint8 sRGB input photo.
+        vertices: (V, 3) camera-frame vertices in mm.
+        faces: (F, 3) int vertex indices.
+        uvs: (V, 2) texture coordinates.
+        normals: (V, 3) unit vertex normals.
+        diffuse: (T, T, 3) linear diffuse albedo map.
+        specular: (T, T, 3) linear specular albedo map.
+        roughness: (T, T, 1) roughness map.
+        focal: focal length in pixels (principal point at the image centre).
+        rotation: (3,) Euler angles in radians (R = Rz·Ry·Rx).
+        translation: (3,) mm.
+        light: (K, 3) lighting coefficients.
+        coefficients: named coefficient vectors (identity, expression, ...).
+        landmarks_detected: (68, 2) pixels, or None.
+        landmarks_fitted: (68, 2) pixels, or None.
+        envmap: (He, We, 3) linear lat-long environment map, or None.
+        renders: named (H, W, 3) float linear images (``render``, ``overlay``, ``diffuse_shading``...).
+        losses: per stage, the list of total loss values per step.
+        info: anything else worth writing to params.json (model name, plugin versions...).
+    """
+
+    name: str
+    image: np.ndarray
+    vertices: np.ndarray
+    faces: np.ndarray
+    uvs: np.ndarray
+    normals: np.ndarray
+    diffuse: np.ndarray
+    specular: np.ndarray
+    roughness: np.ndarray
+    focal: float
+    rotation: np.ndarray
+    translation: np.ndarray
+    light: np.ndarray
+    coefficients: dict[str, np.ndarray] = field(default_factory=dict)
+    landmarks_detected: np.ndarray | None = None
+    landmarks_fitted: np.ndarray | None = None
+    envmap: np.ndarray | None = None
+    renders: dict[str, np.ndarray] = field(default_factory=dict)
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,59 @@
+"""Interface of loss terms."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .base import ComponentBase
+from .data import RenderOutput, Textures
+
+__all__ = ["Loss", "LossInputs"]
+
+
+@dataclass
+class LossInputs:
+    """Everything a loss may look at during one optimisation or training step.
+
+    Attributes:
+        target: (B, H, W, 3) linear input image.
+        render: the renderer's output, or None in landmark-only stages.
+        region: (B, H, W) float mask of the pixels to compare (face region), or None.
+        landmarks_target: (B, 68, 2) detected landmarks in pixels, or None.
+        landmarks_pred: (B, 68, 2) projected model landmarks in pixels, or None.
+        coefficients: named (B, K) coefficient tensors in units of std devs
+            (``identity``, ``expression``, ``albedo``) and ``light`` (B, K, 3).
+        textures: the current reflectance maps, or None.
+        base_textures: the statistical maps the per-texel maps started from, or None.
+        model: the morphable model (symmetry, masks), or None.
+        extras: anything else a plugin pair agrees on.
+    """
+
+    target: torch.Tensor | None = None
+    render: RenderOutput | None = None
+    region: torch.Tensor | None = None
+    landmarks_target: torch.Tensor | None = None
+    landmarks_pred: torch.Tensor | None = None
+    coefficients: dict[str, torch.Tensor] = field(default_factory=dict)
+    textures: Textures | None = None
+    base_textures: Textures | None = None
+    model: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Loss(ComponentBase, ABC):
+    """One objective term. Its ``weight`` parameter is applied by the caller.
+
+    Params dataclasses of losses must have a ``weight: float`` field.
+    """
+
+    @property
+    def weight(self) -> float:
+        """The weight from the recipe."""
+        return float(self.params.weight)
+
+    @abstractmethod
+    def __call__(self, inputs: LossInputs) -> torch.Tensor:
+        """The unweighted scalar loss (0-dim tensor)."""
