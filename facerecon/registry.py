@@ -11,6 +11,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from .errors import FaceReconError
+
 __all__ = ["KINDS", "ComponentSpec", "Registry", "RegistryError", "did_you_mean"]
 
 #: Every component kind, with what it does. Recipes and ``facerecon components`` use these names.
@@ -29,8 +31,8 @@ KINDS: dict[str, str] = {
 }
 
 
-class RegistryError(Exception):
-    """A registration conflict or a lookup of an unknown kind or name."""
+class RegistryError(FaceReconError):
+    """A registration conflict, a plugin that fails to load, or an unknown kind or name."""
 
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:

@@ -1,0 +1,231 @@
+"""The ``facerecon`` command line."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import traceback
+import typing
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .errors import FaceReconError
+from .params import field_doc, is_required
+from .pluginmanager import PluginHost, load_plugins
+from .registry import KINDS
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class _State:
+    """Options shared by all sub-commands."""
+
+    def __init__(self, plugins: tuple[str, ...], disabled: tuple[str, ...], debug: bool) -> None:
+        self.plugin_modules, self.disabled, self.debug = plugins, disabled, debug
+        self._host: PluginHost | None = None
+
+    @property
+    def host(self) -> PluginHost:
+        if self._host is None:
+            self._host = load_plugins(self.plugin_modules, self.disabled)
+        return self._host
+
+
+class _Group(click.Group):
+    """Turns user errors into one paragraph and an exit code; ``--debug`` shows tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except FaceReconError as exc:
+            if _debug(ctx):
+                traceback.print_exc()
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            err_console.print("interrupted; finished results are kept and a rerun resumes.")
+            sys.exit(130)
+        except Exception as exc:  # a bug: say so briefly, details with --debug
+            if _debug(ctx):
+                traceback.print_exc()
+            err_console.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}. This is a bug in facerecon or a plugin; "
+                "rerun with --debug for the traceback and report it.", markup=True, soft_wrap=True)
+            sys.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or "--debug" in sys.argv
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Load an importable module as a plugin (for plugins under development). Repeatable.")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
+              help="Block a plugin by name (see `facerecon plugins`). Repeatable.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="facerecon")
+@click.pass_context
+def main(ctx: click.Context, plugins: tuple[str, ...], disabled: tuple[str, ...], debug: bool) -> None:
+    """facerecon: monocular 3D face reconstruction from recipes of plugins.
+
+    Third-party plugins load from the `facerecon` entry-point group unless the environment
+    variable FACERECON_DISABLE_PLUGIN_AUTOLOAD=1 is set.
+    """
+    ctx.obj = _State(plugins, disabled, debug)
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "input_", metavar="PATH", help="Image file, folder or glob (sets dataset.input).")
+@click.option("--output", metavar="DIR", help="Output folder (overrides the recipe's `output`).")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a recipe value, e.g. --set stages.photo.steps=100. Repeatable.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Compute device.")
+@click.option("--seed", type=int, help="Random seed.")
+@click.pass_obj
+def run(state: _State, recipe: Path, input_, output, sets, device, seed) -> None:
+    """Run RECIPE: build its components and execute its task.
+
+    Writes results and recipe.resolved.yaml into the output folder; a rerun skips finished items.
+    """
+    from .runner import run_recipe
+
+    summary = run_recipe(recipe, state.host, sets, input_, output, device, seed, state.debug)
+    _print_summary(summary)
+    if summary.rows == [] and summary.skipped:
+        sys.exit(1)
+
+
+def _print_summary(summary) -> None:
+    if summary.rows:
+        columns: list[str] = []
+        for row in summary.rows:
+            columns += [k for k in row if k not in columns]
+        table = Table(title=f"{len(summary.rows)} result(s) in {summary.seconds:.1f} s")
+        for column in columns:
+            table.add_column(column)
+        for row in summary.rows:
+            table.add_row(*[_fmt(row.get(c, "")) for c in columns])
+        console.print(table)
+    for item, reason in summary.skipped:
+        console.print(f"[yellow]skipped[/] {item}: {reason}")
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@main.command()
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value before validating.")
+@click.pass_obj
+def validate(state: _State, recipes: tuple[Path, ...], sets) -> None:
+    """Check recipes against the installed components without running anything."""
+    from .recipe import RecipeError, load_recipe
+
+    failed = 0
+    for path in recipes:
+        try:
+            load_recipe(path, state.host.registry, sets)
+            console.print(f"[green]ok[/] {path}")
+        except RecipeError as exc:
+            failed += 1
+            err_console.print(str(exc), markup=False, soft_wrap=True)
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+@click.pass_obj
+def plugins(state: _State) -> None:
+    """List loaded plugins, where they come from and their distributions."""
+    host = state.host
+    counts: dict[str, int] = {}
+    for spec in host.registry:
+        counts[spec.provider] = counts.get(spec.provider, 0) + 1
+    table = Table(title="facerecon plugins")
+    for column in ("plugin", "origin", "distribution", "version", "components"):
+        table.add_column(column)
+    for info in host.plugins:
+        dist, version = info.distribution or ("-", "-")
+        table.add_row(info.name, info.origin, dist, version, str(counts.get(info.name, 0)))
+    console.print(table)
+    if host.blocked:
+        console.print("blocked: " + ", ".join(host.blocked))
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(list(KINDS)), help="Only this kind.")
+@click.pass_obj
+def components(state: _State, kind: str | None) -> None:
+    """List registered components by kind."""
+    table = Table(title="facerecon components")
+    for column in ("kind", "name", "plugin", "summary"):
+        table.add_column(column)
+    for spec in state.host.registry:
+        if kind is None or spec.kind == kind:
+            table.add_row(spec.kind, spec.name, spec.provider, spec.summary)
+    console.print(table)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("name")
+@click.pass_obj
+def describe(state: _State, kind: str, name: str) -> None:
+    """Show a component's parameters: types, defaults and documentation."""
+    from .recipe.validate import describe_type
+
+    spec = state.host.registry.get(kind, name)
+    console.print(f"[bold]{kind} {name}[/] — {spec.summary}  (plugin {spec.provider})")
+    doc = (spec.params.__doc__ or "").strip()
+    if doc and not doc.startswith(spec.params.__name__ + "("):
+        console.print(doc)
+    hints = typing.get_type_hints(spec.params, include_extras=True)
+    table = Table()
+    for column in ("parameter", "type", "default", "description"):
+        table.add_column(column)
+    for f in dataclasses.fields(spec.params):
+        if is_required(f):
+            default = "(required)"
+        elif f.default is not dataclasses.MISSING:
+            default = repr(f.default)
+        else:
+            default = repr(f.default_factory())  # type: ignore[misc]
+        table.add_row(f.name, describe_type(hints[f.name]), default, field_doc(f))
+    console.print(table)
+
+
+@main.group()
+def recipe() -> None:
+    """Inspect recipes."""
+
+
+@recipe.command("show")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--resolved", is_flag=True, help="Fill every default and name plugin versions.")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value first.")
+@click.pass_obj
+def recipe_show(state: _State, path: Path, resolved: bool, sets) -> None:
+    """Print a recipe after `extends:` and `--set` (and with --resolved, all defaults)."""
+    import yaml
+
+    from .recipe import apply_sets, load_recipe, resolved_tree
+    from .recipe.yamlio import load_recipe_tree
+
+    if resolved:
+        tree = resolved_tree(load_recipe(path, state.host.registry, sets), state.host.registry)
+    else:
+        locations: dict = {}
+        tree = apply_sets(load_recipe_tree(path, locations), sets, locations)
+    click.echo(yaml.safe_dump(tree, sort_keys=False, default_flow_style=None), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

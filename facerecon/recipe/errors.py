@@ -1,0 +1,39 @@
+"""Recipe errors: every offender collected and reported at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FaceReconError
+
+__all__ = ["Issue", "RecipeError"]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a recipe.
+
+    Attributes:
+        where: ``file:line`` (or ``--set``) of the offending key or value.
+        path: dotted key path (``stages.fit.losses.photo.weight``).
+        message: what is wrong and what would be right.
+    """
+
+    where: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.path or '<root>'}: {self.message}"
+
+
+class RecipeError(FaceReconError):
+    """A recipe failed to load or validate; ``issues`` lists every offender."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, issues: list[Issue]) -> None:
+        self.source = source
+        self.issues = issues
+        count = f"{len(issues)} error{'s' if len(issues) != 1 else ''}"
+        lines = [f"Recipe {source} has {count}:"] + [f"  {issue}" for issue in issues]
+        super().__init__("\n".join(lines))
