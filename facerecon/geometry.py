@@ -41,11 +41,13 @@ def apply_pose(vertices: torch.Tensor, rotation: torch.Tensor, translation: torc
     return vertices @ euler_to_matrix(rotation).transpose(1, 2) + translation[:, None, :]
 
 
-def project(points: torch.Tensor, focal: torch.Tensor, width: int, height: int) -> torch.Tensor:
+def project(
+    points: torch.Tensor, focal: torch.Tensor, width: int, height: int, principal: torch.Tensor | None = None
+) -> torch.Tensor:
     """Pinhole projection of camera-frame points to pixel coordinates.
 
     Pixel centres are at integer + 0.5 (pixel (0, 0) covers [0, 1)²); the principal point is
-    (width/2, height/2).
+    (width/2, height/2) unless ``principal`` (B, 2) is given.
 
     Args:
         points: (B, N, 3) camera-frame points, z > 0.
@@ -55,7 +57,10 @@ def project(points: torch.Tensor, focal: torch.Tensor, width: int, height: int) 
     """
     z = points[..., 2:3].clamp(min=1e-6)
     f = focal.view(-1, 1, 1)
-    centre = points.new_tensor([width / 2.0, height / 2.0])
+    if principal is None:
+        centre = points.new_tensor([width / 2.0, height / 2.0])
+    else:
+        centre = principal[:, None, :]
     return points[..., :2] / z * f + centre
 
 

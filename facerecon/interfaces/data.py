@@ -20,21 +20,35 @@ __all__ = ["Camera", "Mesh", "Textures", "Scene", "RenderOutput", "FaceBox", "Sa
 
 @dataclass
 class Camera:
-    """Pinhole camera, OpenCV convention, principal point at the image centre.
+    """Pinhole camera, OpenCV convention.
 
     Attributes:
         focal: (B,) focal length in pixels.
         width: image width in pixels.
         height: image height in pixels.
+        principal: (B, 2) principal point in pixels, or None for the image centre. Tasks that
+            fit on a crop of a photo use it so the camera frame stays the photo's own.
     """
 
     focal: torch.Tensor
     width: int
     height: int
+    principal: torch.Tensor | None = None
+
+    def centre(self) -> torch.Tensor:
+        """(B, 2) principal point in pixels."""
+        if self.principal is not None:
+            return self.principal
+        return self.focal.new_tensor([self.width / 2.0, self.height / 2.0]).expand(self.focal.shape[0], 2)
 
     def project(self, points: torch.Tensor) -> torch.Tensor:
         """(B, N, 3) camera-frame points -> (B, N, 2) pixel coordinates."""
-        return project(points, self.focal, self.width, self.height)
+        return project(points, self.focal, self.width, self.height, self.principal)
+
+    def rays(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, N, 2) pixel coordinates -> (B, N, 3) unit view directions from the camera."""
+        xy = (pixels - self.centre()[:, None, :]) / self.focal.view(-1, 1, 1)
+        return torch.nn.functional.normalize(torch.cat([xy, torch.ones_like(xy[..., :1])], -1), dim=-1)
 
 
 @dataclass

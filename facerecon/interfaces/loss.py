@@ -47,7 +47,13 @@ class Loss(ComponentBase, ABC):
     """One objective term. Its ``weight`` parameter is applied by the caller.
 
     Params dataclasses of losses must have a ``weight: float`` field.
+
+    Attributes:
+        needs_render: whether the loss reads ``inputs.render``; a stage renders only when one of
+            its losses does.
     """
+
+    needs_render: bool = False
 
     @property
     def weight(self) -> float:

@@ -45,13 +45,16 @@ class MorphableModel(ComponentBase, ABC):
         return int(self.uvs.shape[0])
 
     @abstractmethod
-    def shape(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+    def shape(
+        self, identity: torch.Tensor, expression: torch.Tensor, indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Vertices from coefficients.
 
         Args:
             identity: (B, n_identity); expression: (B, n_expression).
+            indices: (N,) long vertex indices to compute only those (e.g. the landmarks), or None.
         Returns:
-            (B, V, 3) model-frame vertices in mm.
+            (B, V, 3) (or (B, N, 3)) model-frame vertices in mm.
         """
 
     @abstractmethod

@@ -1,9 +1,34 @@
-"""Built-in tasks plugins (registration only: light, no torch import)."""
+"""Built-in tasks (registration only: light, no torch import)."""
 from __future__ import annotations
 
-from facerecon import hookimpl
+from dataclasses import dataclass
+from typing import Literal
+
+from facerecon import hookimpl, param
+
+
+@dataclass(frozen=True)
+class FitParams:
+    """Parameters of the ``fit`` task (NextFace-style optimisation per face).
+
+    The schedule itself lives in the recipe's ``stages``: which parameter groups are free
+    (pose, focal, identity, expression, light, albedo, textures), steps, learning rate, losses.
+    """
+
+    faces: Literal["all", "largest"] = param("all", "Fit every detected face, or only the largest one per image.")
+    image_size: int = param(256, "Side in pixels of the square face crop the fit renders and compares.")
+    crop_margin: float = param(1.6, "Crop side relative to the landmarks' extent.")
+    focal: float = param(2.0, "Initial focal length in units of the crop side (2.0 ≈ 28° field of view).")
+    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run.")
+    render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.")
+    envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.")
 
 
 @hookimpl
 def facerecon_register_components(registry):
     """Register the built-in tasks."""
+    registry.register(
+        "task", "fit", params=FitParams, factory="plugins.tasks.fit:FitTask",
+        summary="fit the morphable model to every face of every image (NextFace: landmarks -> photometric -> textures)",
+        requires=("model", "reflectance", "light", "renderer", "face_detector", "landmark_detector", "dataset", "stages"),
+    )
