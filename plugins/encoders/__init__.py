@@ -1,9 +1,26 @@
-"""Built-in encoders plugins (registration only: light, no torch import)."""
+"""Built-in encoders (registration only: light, no torch import)."""
 from __future__ import annotations
 
-from facerecon import hookimpl
+from dataclasses import dataclass
+from typing import Optional
+
+from facerecon import hookimpl, param
+
+
+@dataclass(frozen=True)
+class TimmEncoderParams:
+    """Parameters of the ``timm`` encoder: any timm backbone by name."""
+
+    backbone: str = param("resnet50", "timm model name (resnet18, resnet50, resnet152, efficientnet_b0, ...).")
+    out_features: int = param(1000, "Latent size D (DeepNextFace: ResNet-152 with a 1000-d latent).")
+    input_size: int = param(256, "Side of the square face crops fed to the network.")
+    weights: Optional[str] = param(
+        None, "Local file with a state dict to load (no download happens: random init without it)."
+    )
 
 
 @hookimpl
 def facerecon_register_components(registry):
     """Register the built-in encoders."""
+    registry.register("encoder", "timm", params=TimmEncoderParams, factory="plugins.encoders.timm_encoder:TimmEncoder",
+                      summary="any timm backbone (random init unless a local weights file is given)")
