@@ -11,6 +11,8 @@ __all__ = [
     "IBUG68_GROUPS",
     "NEXTFACE_DROPPED_JAW",
     "OUTER_EYE_CORNERS",
+    "RIGHT_EYE",
+    "LEFT_EYE",
 ]
 
 #: Number of points in the layout.
@@ -33,3 +35,7 @@ NEXTFACE_DROPPED_JAW: tuple[int, ...] = (4, 5, 6, 10, 11, 12)
 #: Outer corners of the two eyes; their distance is the usual inter-ocular normaliser (300-W).
 OUTER_EYE_CORNERS: tuple[int, int] = (36, 45)
 
+
+#: The subject's right eye (left in a frontal photo) and left eye.
+RIGHT_EYE: tuple[int, ...] = tuple(range(36, 42))
+LEFT_EYE: tuple[int, ...] = tuple(range(42, 48))

@@ -67,12 +67,11 @@ def evaluate(
                     principal=target.camera_principal)
     render: RenderOutput | None = None
     region = None
-    textures = base = None
+    base = variables.base_textures()
+    textures = variables.textures(base)
     if need_render:
         vertices = variables.camera_vertices()
         landmarks = vertices[:, model.landmarks]
-        base = variables.base_textures()
-        textures = variables.textures(base)
         mesh = Mesh(vertices=vertices, faces=model.faces, uvs=model.uvs, normals=vertex_normals(vertices, model.faces))
         scene = Scene(mesh=mesh, camera=camera, textures=textures, light=variables.light,
                       lighting=components.lighting, reflectance=components.reflectance)
@@ -89,7 +88,7 @@ def evaluate(
         landmarks_pred=camera.project(landmarks),
         coefficients=variables.coefficients(),
         textures=textures,
-        base_textures=None if base is None else _detached(base),
+        base_textures=_detached(base),
         model=model,
     )
 

@@ -14,7 +14,7 @@ from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDe
 from facerecon.registry import Registry
 from plugins import detectors
 from plugins.detectors import AutoFaceParams, DlibFaceParams, DlibLandmarkParams, OpenCVFaceParams
-from plugins.detectors import landmarks68 as lm68
+from facerecon import landmarks as lm68
 from plugins.detectors.auto import AutoFaceDetector
 from plugins.detectors.common import DetectorSetupError
 from plugins.detectors.dlib_detectors import DlibFaceDetector, DlibLandmarkDetector, default_predictor_path
@@ -120,16 +120,16 @@ def test_landmarks_on_astronaut(face_detectors, landmarks, astronaut):
     margin_x, margin_y = 0.15 * (box.x1 - box.x0), 0.15 * (box.y1 - box.y0)
     assert (points[:, 0] > box.x0 - margin_x).all() and (points[:, 0] < box.x1 + margin_x).all()
     assert (points[:, 1] > box.y0 - margin_y).all() and (points[:, 1] < box.y1 + margin_y).all()
-    eyes_y = points[lm68.EYES, 1].mean()
+    eyes_y = points[list(lm68.IBUG68_GROUPS['eyes']), 1].mean()
     nose_tip_y = points[30, 1]
-    mouth_y = points[lm68.MOUTH, 1].mean()
+    mouth_y = points[list(lm68.IBUG68_GROUPS['mouth'] + lm68.IBUG68_GROUPS['inner_mouth']), 1].mean()
     assert eyes_y < nose_tip_y < mouth_y < points[8, 1]  # chin lowest
-    assert points[lm68.BROWS, 1].mean() < eyes_y
+    assert points[list(lm68.IBUG68_GROUPS['brows']), 1].mean() < eyes_y
     # The subject's right eye appears on the image's left.
-    assert points[lm68.RIGHT_EYE, 0].mean() + 30 < points[lm68.LEFT_EYE, 0].mean()
+    assert points[list(lm68.RIGHT_EYE), 0].mean() + 30 < points[list(lm68.LEFT_EYE), 0].mean()
     # Measured with dlib 20: eye centres (203.7, 102.0) and (247.0, 104.7), nose tip (225.5, 127.5).
-    np.testing.assert_allclose(points[lm68.RIGHT_EYE].mean(0), (203.7, 102.0), atol=4)
-    np.testing.assert_allclose(points[lm68.LEFT_EYE].mean(0), (247.0, 104.7), atol=4)
+    np.testing.assert_allclose(points[list(lm68.RIGHT_EYE)].mean(0), (203.7, 102.0), atol=4)
+    np.testing.assert_allclose(points[list(lm68.LEFT_EYE)].mean(0), (247.0, 104.7), atol=4)
     np.testing.assert_allclose(points[30], (225.5, 127.5), atol=4)
 
 
@@ -176,8 +176,5 @@ def test_bad_parameters_are_reported(context, build):
 
 
 def test_landmark_groups_cover_all_68_once():
-    indices = [i for group in lm68.GROUPS.values() for i in range(68)[group]]
-    assert indices == list(range(lm68.NUM_LANDMARKS))
-    assert len(range(68)[lm68.JAW]) == 17 and len(range(68)[lm68.NOSE]) == 9
-    assert len(range(68)[lm68.EYES]) == 12 and len(range(68)[lm68.MOUTH]) == 20
-    assert lm68.CLOSED_GROUPS <= set(lm68.GROUPS)
+    indices = [i for group in lm68.IBUG68_GROUPS.values() for i in group]
+    assert indices == list(range(lm68.N_LANDMARKS))

@@ -1,0 +1,52 @@
+"""Priors on coefficients: the morphable model's Gaussian prior and the light regulariser."""
+from __future__ import annotations
+
+import torch
+
+from facerecon.interfaces import BuildContext, Loss, LossInputs
+
+from .params import GaussianPriorParams, SHPriorParams
+
+__all__ = ["GaussianPrior", "SHPrior"]
+
+
+class GaussianPrior(Loss):
+    """Σ_g w_g·mean(c_g²) over the named coefficient groups present in the step.
+
+    Coefficients are in std-dev units, so this is NextFace's ``mean(c²/σ²)`` per group.
+    Deep3DFaceRecon sums over coefficients (``Σ c²`` per image): multiply its group weights by
+    the group sizes to reproduce it.
+    """
+
+    def __init__(self, params: GaussianPriorParams, context: BuildContext) -> None:
+        super().__init__(params, context)
+        if any(w < 0 for w in params.groups.values()):
+            raise ValueError(f"gaussian-prior group weights must be non-negative, got {dict(params.groups)}.")
+
+    def __call__(self, inputs: LossInputs) -> torch.Tensor:
+        """Loss from ``coefficients[name]`` (B, K) for each name in ``groups``."""
+        terms = [
+            float(w) * inputs.coefficients[name].pow(2).mean()
+            for name, w in self.params.groups.items()
+            if name in inputs.coefficients and inputs.coefficients[name].numel() > 0
+        ]
+        if not terms:
+            return torch.zeros((), device=self.device)
+        return torch.stack(terms).sum()
+
+
+class SHPrior(Loss):
+    """mean(L²) of the light coefficients, or with ``monochrome`` mean((L − mean_rgb L)²)."""
+
+    def __call__(self, inputs: LossInputs) -> torch.Tensor:
+        """Loss from ``coefficients['light']`` (B, K, 3)."""
+        light = inputs.coefficients.get("light")
+        if light is None:
+            raise ValueError("The sh-prior loss needs coefficients['light'] (B, K, 3).")
+        if self.params.exclude_dc:
+            light = light[:, 1:]
+        if self.params.monochrome:
+            light = light - light.mean(-1, keepdim=True)
+        if light.numel() == 0:
+            return light.sum()
+        return light.pow(2).mean()

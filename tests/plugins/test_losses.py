@@ -1,0 +1,474 @@
+"""Built-in losses: registration, optimum, direction of the gradient, masks and reductions."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import plugins.losses
+from facerecon.interfaces import BuildContext, Loss, LossInputs, RenderOutput, Textures
+from facerecon.landmarks import IBUG68_GROUPS, NEXTFACE_DROPPED_JAW
+from facerecon.params import field_doc
+from facerecon.registry import Registry
+from plugins.losses.blur import gaussian_blur, gaussian_kernel
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+NAMES = [
+    "landmark", "photometric", "gaussian-prior", "sh-prior", "texture-symmetry", "texture-consistency",
+    "texture-chromaticity", "texture-smoothness", "texture-range",
+]
+T = 8
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    registry = Registry()
+    plugins.losses.facerecon_register_components(registry=registry)
+    return registry
+
+
+@pytest.fixture(scope="module")
+def build(registry):
+    """build(name, device="cpu", **params) -> the loss, through its registered factory."""
+
+    def _build(name: str, device: str = "cpu", **params) -> Loss:
+        spec = registry.get("loss", name)
+        context = BuildContext(torch.device(device), Path(tempfile.gettempdir()), build=None)
+        return spec.load()(spec.params(**params), context)
+
+    return _build
+
+
+@dataclasses.dataclass
+class MirroredUV:
+    """A T×T UV layout symmetric about u = 0.5, optionally with a UV face region."""
+
+    texture_size: int
+    texel_mask: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        t = self.texture_size
+        rows, cols = torch.meshgrid(torch.arange(t), torch.arange(t), indexing="ij")
+        u = (cols + 0.5) / t
+        mirrored_cols = torch.round((1.0 - u) * t - 0.5).long()
+        self.texel_symmetry = (rows * t + mirrored_cols).reshape(-1)
+
+
+def render_output(image: torch.Tensor, mask: torch.Tensor | None = None) -> RenderOutput:
+    b, h, w, _ = image.shape
+    return RenderOutput(
+        image=image,
+        mask=torch.ones(b, h, w) if mask is None else mask,
+        depth=torch.zeros(b, h, w),
+        normals=torch.zeros(b, h, w, 3),
+        uv=torch.zeros(b, h, w, 2),
+        triangle_id=torch.full((b, h, w), -1, dtype=torch.long),
+    )
+
+
+def textures(batch: int = 2, seed: int = 0, device: str = "cpu") -> Textures:
+    g = torch.Generator().manual_seed(seed)
+    return Textures(
+        diffuse=(0.2 + 0.6 * torch.rand(batch, T, T, 3, generator=g)).to(device),
+        specular=(0.1 + 0.3 * torch.rand(batch, T, T, 3, generator=g)).to(device),
+        roughness=(0.2 + 0.5 * torch.rand(batch, T, T, 1, generator=g)).to(device),
+    )
+
+
+def descends(f, x: torch.Tensor, lr: float) -> tuple[float, float]:
+    """(loss before, loss after) one gradient step of size lr on x."""
+    x = x.detach().requires_grad_(True)
+    before = f(x)
+    (grad,) = torch.autograd.grad(before, x)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    with torch.no_grad():
+        after = f(x - lr * grad)
+    return before.item(), after.item()
+
+
+# --- registration -------------------------------------------------------------------------------
+
+def test_every_loss_is_registered_with_documented_params(registry):
+    assert registry.names("loss") == sorted(NAMES)
+    for name in NAMES:
+        spec = registry.get("loss", name)
+        fields = {f.name: f for f in dataclasses.fields(spec.params)}
+        assert fields["weight"].default == 1.0
+        assert all(field_doc(f) for f in fields.values()), name
+        assert issubclass(spec.load(), Loss)
+        assert spec.load().needs_render == (name == "photometric"), name
+
+
+def test_registration_module_does_not_import_torch():
+    code = "import sys, plugins.losses; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_every_loss_returns_a_differentiable_scalar(build, device):
+    g = torch.Generator().manual_seed(1)
+    b, h, w = 2, 16, 16
+    leaves = {
+        "image": torch.rand(b, h, w, 3, generator=g),
+        "landmarks": torch.rand(b, 68, 2, generator=g) * 16,
+        "identity": torch.randn(b, 5, generator=g),
+        "light": torch.randn(b, 9, 3, generator=g),
+        **{k: v for k, v in dataclasses.asdict(textures(b, seed=2)).items()},
+    }
+    leaves = {k: (v.to(device) * 1.5).detach().requires_grad_(True) for k, v in leaves.items()}
+    base = textures(1, seed=3, device=device)
+    model = MirroredUV(T, texel_mask=(torch.rand(T * T, generator=g) > 0.3).to(device))
+    model.texel_symmetry = model.texel_symmetry.to(device)
+    render = render_output(leaves["image"], torch.ones(b, h, w, device=device))
+    inputs = LossInputs(
+        target=torch.rand(b, h, w, 3, generator=g).to(device),
+        render=render,
+        region=torch.ones(b, h, w, device=device),
+        landmarks_target=(torch.rand(b, 68, 2, generator=g) * 16).to(device),
+        landmarks_pred=leaves["landmarks"],
+        coefficients={"identity": leaves["identity"], "light": leaves["light"]},
+        textures=Textures(leaves["diffuse"], leaves["specular"], leaves["roughness"]),
+        base_textures=base,
+        model=model,
+    )
+    used = {
+        "landmark": "landmarks", "photometric": "image", "gaussian-prior": "identity", "sh-prior": "light",
+        "texture-symmetry": "diffuse", "texture-consistency": "specular", "texture-chromaticity": "diffuse",
+        "texture-smoothness": "roughness", "texture-range": "diffuse",
+    }
+    for name in NAMES:
+        value = build(name, device)(inputs)
+        assert value.dim() == 0 and value.dtype == torch.float32 and value.device.type == device, name
+        assert torch.isfinite(value) and value.item() > 0, name
+        (grad,) = torch.autograd.grad(value, leaves[used[name]])
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0, name
+
+
+# --- landmark -----------------------------------------------------------------------------------
+
+def landmarks(batch: int = 2, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 40 + 100 * torch.rand(batch, 68, 2, generator=g)
+
+
+def test_landmark_zero_at_optimum_and_mean_squared_pixels(build):
+    target = landmarks()
+    loss = build("landmark", jaw="all")
+    assert loss(LossInputs(landmarks_pred=target.clone(), landmarks_target=target)).item() == 0.0
+    pred = target + torch.tensor([3.0, 4.0])
+    assert loss(LossInputs(landmarks_pred=pred, landmarks_target=target)).item() == pytest.approx(25.0)
+
+
+def test_landmark_upper_jaw_drops_exactly_the_lower_contour(build):
+    target = landmarks(1)
+    modes = {"upper": set(NEXTFACE_DROPPED_JAW), "none": set(IBUG68_GROUPS["jaw"]), "all": set()}
+    for jaw, dropped in modes.items():
+        loss = build("landmark", jaw=jaw)
+        ignored = set()
+        for i in range(68):
+            pred = target.clone()
+            pred[0, i] += 3.0
+            if loss(LossInputs(landmarks_pred=pred, landmarks_target=target)).item() == 0.0:
+                ignored.add(i)
+        assert ignored == dropped, jaw
+    assert NEXTFACE_DROPPED_JAW == (4, 5, 6, 10, 11, 12)
+
+
+def test_landmark_group_weights_give_a_weighted_mean(build):
+    target = landmarks(1)
+    pred = target + torch.randn(1, 68, 2, generator=torch.Generator().manual_seed(5))
+    loss = build("landmark", jaw="all", point_weights={"nose": 20.0, "inner_mouth": 20.0})
+    w = torch.ones(68)
+    w[list(IBUG68_GROUPS["nose"]) + list(IBUG68_GROUPS["inner_mouth"])] = 20.0
+    expected = ((pred - target).pow(2).sum(-1) * w).sum() / w.sum()
+    value = loss(LossInputs(landmarks_pred=pred, landmarks_target=target))
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="unknown group"):
+        build("landmark", point_weights={"noze": 2.0})
+
+
+def test_landmark_normalisations(build):
+    target = landmarks(2)
+    pred = target + 2.0
+    image = torch.zeros(2, 100, 160, 3)
+    pixels = build("landmark")(LossInputs(landmarks_pred=pred, landmarks_target=target)).item()
+    by_image = build("landmark", normalize="image")(LossInputs(target=image, landmarks_pred=pred, landmarks_target=target))
+    assert by_image.item() == pytest.approx(pixels / 160**2, rel=1e-5)
+    eyes = build("landmark", normalize="eyes")
+    small = eyes(LossInputs(landmarks_pred=pred, landmarks_target=target)).item()
+    large = eyes(LossInputs(landmarks_pred=3 * pred, landmarks_target=3 * target)).item()
+    assert small > 0 and large == pytest.approx(small, rel=1e-5)
+    with pytest.raises(ValueError, match="image size"):
+        build("landmark", normalize="image")(LossInputs(landmarks_pred=pred, landmarks_target=target))
+
+
+def test_landmark_batch_is_the_mean_of_single_images_and_gradient_descends(build):
+    target = landmarks(3)
+    pred = target + torch.randn(3, 68, 2, generator=torch.Generator().manual_seed(6)) * 5
+    loss = build("landmark")
+    batch = loss(LossInputs(landmarks_pred=pred, landmarks_target=target)).item()
+    singles = [loss(LossInputs(landmarks_pred=pred[i:i + 1], landmarks_target=target[i:i + 1])).item() for i in range(3)]
+    assert batch == pytest.approx(sum(singles) / 3, rel=1e-5)
+    before, after = descends(lambda p: loss(LossInputs(landmarks_pred=p, landmarks_target=target)), pred, 0.1)
+    assert after < before
+    with pytest.raises(ValueError, match="landmarks_pred"):
+        loss(LossInputs(landmarks_target=target))
+
+
+# --- photometric --------------------------------------------------------------------------------
+
+def photo_pair(seed: int = 0, b: int = 2, h: int = 12, w: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, h, w, 3, generator=g), torch.rand(b, h, w, 3, generator=g)
+
+
+def test_photometric_zero_at_optimum_and_norms(build):
+    image, target = photo_pair()
+    for norm in ("l1", "l2", "euclidean"):
+        loss = build("photometric", norm=norm)
+        assert loss(LossInputs(target=image.clone(), render=render_output(image))).item() == 0.0
+        assert loss(LossInputs(target=target, render=render_output(image))).item() > 0
+    shifted = image + torch.tensor([0.3, 0.4, 0.0])
+    values = {n: build("photometric", norm=n)(LossInputs(target=shifted, render=render_output(image))).item()
+              for n in ("l1", "l2", "euclidean")}
+    assert values["l1"] == pytest.approx(0.7 / 3, rel=1e-5)
+    assert values["l2"] == pytest.approx(0.25 / 3, rel=1e-5)
+    assert values["euclidean"] == pytest.approx(0.5, rel=1e-5)
+
+
+def test_photometric_ignores_pixels_outside_region_and_coverage(build):
+    image, target = photo_pair()
+    region = torch.zeros(2, 12, 10)
+    region[:, 2:9, 1:6] = 1.0
+    coverage = torch.zeros(2, 12, 10)
+    coverage[:, 4:12, 3:10] = 1.0
+    loss = build("photometric")
+    for reg, cov in ((region, None), (None, coverage), (region, coverage)):
+        keep = torch.ones(2, 12, 10) if reg is None else reg.clone()
+        keep = keep * (1.0 if cov is None else cov)
+        changed = torch.where(keep[..., None] > 0, target, torch.rand_like(target) * 5)
+        a = loss(LossInputs(target=target, render=render_output(image, cov), region=reg)).item()
+        b = loss(LossInputs(target=changed, render=render_output(image, cov), region=reg)).item()
+        assert a == pytest.approx(b, rel=1e-6) and a > 0
+        expected = ((image - target).abs().mean(-1) * keep).sum((1, 2)) / keep.sum((1, 2))
+        assert a == pytest.approx(expected.mean().item(), rel=1e-5)
+
+
+def test_photometric_batch_mean_empty_mask_and_render_mask_without_coverage(build):
+    image, target = photo_pair(b=3)
+    region = torch.zeros(3, 12, 10)
+    region[0, :4] = 1.0
+    region[1] = 1.0  # image 2 has no face pixel: contributes 0
+    loss = build("photometric")
+    batch = loss(LossInputs(target=target, render=render_output(image), region=region)).item()
+    singles = [loss(LossInputs(target=target[i:i + 1], render=render_output(image[i:i + 1]),
+                               region=region[i:i + 1])).item() for i in range(3)]
+    assert singles[2] == 0.0 and batch == pytest.approx(sum(singles) / 3, rel=1e-5)
+    bare = render_output(image)
+    bare.mask = None
+    everywhere = loss(LossInputs(target=target, render=bare)).item()
+    assert everywhere == pytest.approx((image - target).abs().mean().item(), rel=1e-5)
+    x = image.clone().requires_grad_(True)
+    empty = loss(LossInputs(target=target, render=render_output(x), region=torch.zeros(3, 12, 10)))
+    empty.backward()
+    assert empty.item() == 0.0 and torch.isfinite(x.grad).all()
+
+
+def test_photometric_mask_gradients_switch(build):
+    image, target = photo_pair()
+    image.requires_grad_(True)
+    region = torch.zeros(2, 12, 10)
+    region[:, :6] = 1.0
+    for flag in (False, True):
+        coverage = torch.full((2, 12, 10), 0.5, requires_grad=True)
+        build("photometric", mask_gradients=flag)(
+            LossInputs(target=target, render=render_output(image, coverage), region=region)).backward()
+        assert (coverage.grad is not None) == flag
+
+
+def test_photometric_gradient_descends(build):
+    image, target = photo_pair()
+    region = (torch.rand(2, 12, 10, generator=torch.Generator().manual_seed(3)) > 0.4).float()
+    for norm in ("l1", "l2", "euclidean"):
+        loss = build("photometric", norm=norm, blur_sigma=1.0)
+        f = lambda x: loss(LossInputs(target=target, render=render_output(x), region=region))  # noqa: E731
+        before, after = descends(f, image, 0.5)
+        assert after < before, norm
+
+
+def test_blur_kernel_is_normalised_and_keeps_constants():
+    for sigma, size in ((0.5, 0), (1.0, 0), (2.5, 0), (1.0, 3)):
+        kernel = gaussian_kernel(sigma, size)
+        assert kernel.sum().item() == pytest.approx(1.0, abs=1e-6)
+        assert kernel.shape[0] == (size or 2 * math.ceil(3 * sigma) + 1)
+        constant = torch.full((2, 9, 7, 3), 0.37)
+        assert torch.allclose(gaussian_blur(constant, kernel), constant, atol=1e-6)
+    # NextFace's GaussianSmoothing(3, 3, 1.0) evaluates exp(-(x / (2σ))²): a Gaussian of σ = √2.
+    assert torch.allclose(gaussian_kernel(math.sqrt(2), 3), torch.tensor([math.exp(-0.25), 1, math.exp(-0.25)])
+                          / (1 + 2 * math.exp(-0.25)))
+    with pytest.raises(ValueError, match="odd"):
+        gaussian_kernel(1.0, 4)
+
+
+def test_photometric_blur_applies_to_the_render(build):
+    image = torch.zeros(1, 9, 9, 3)
+    image[0, 4, 4] = 1.0
+    target = gaussian_blur(image, gaussian_kernel(1.0))
+    blurred = build("photometric", blur_sigma=1.0)
+    assert blurred(LossInputs(target=target, render=render_output(image))).item() == pytest.approx(0.0, abs=1e-7)
+    assert build("photometric")(LossInputs(target=target, render=render_output(image))).item() > 0
+    constant = torch.full((1, 9, 9, 3), 0.6)
+    assert blurred(LossInputs(target=constant, render=render_output(constant))).item() == pytest.approx(0.0, abs=1e-7)
+
+
+# --- priors -------------------------------------------------------------------------------------
+
+def test_gaussian_prior_values_missing_groups_and_descent(build):
+    g = torch.Generator().manual_seed(0)
+    coefficients = {"identity": torch.randn(2, 6, generator=g), "expression": torch.randn(2, 4, generator=g)}
+    loss = build("gaussian-prior", groups={"identity": 1.0, "expression": 0.8, "albedo": 0.017})
+    expected = coefficients["identity"].pow(2).mean() + 0.8 * coefficients["expression"].pow(2).mean()
+    assert loss(LossInputs(coefficients=coefficients)).item() == pytest.approx(expected.item(), rel=1e-6)
+    zeros = {k: torch.zeros_like(v) for k, v in coefficients.items()}
+    assert loss(LossInputs(coefficients=zeros)).item() == 0.0
+    nothing = loss(LossInputs(coefficients={"light": torch.ones(2, 9, 3)}))
+    assert nothing.dim() == 0 and nothing.item() == 0.0
+    before, after = descends(lambda c: loss(LossInputs(coefficients={"identity": c})), coefficients["identity"], 0.5)
+    assert after < before
+
+
+def test_sh_prior_magnitude_dc_and_colour(build):
+    g = torch.Generator().manual_seed(0)
+    light = torch.randn(2, 9, 3, generator=g)
+    loss = build("sh-prior")
+    assert loss(LossInputs(coefficients={"light": light})).item() == pytest.approx(light.pow(2).mean().item())
+    assert loss(LossInputs(coefficients={"light": torch.zeros(2, 9, 3)})).item() == 0.0
+    dc_only = torch.zeros(2, 9, 3)
+    dc_only[:, 0] = 0.8
+    assert build("sh-prior", exclude_dc=True)(LossInputs(coefficients={"light": dc_only})).item() == 0.0
+    mono = build("sh-prior", monochrome=True)
+    grey = torch.randn(2, 9, 1, generator=g).expand(2, 9, 3)
+    assert mono(LossInputs(coefficients={"light": grey})).item() == pytest.approx(0.0, abs=1e-12)
+    assert mono(LossInputs(coefficients={"light": light})).item() > 0
+    for variant in (loss, mono, build("sh-prior", exclude_dc=True)):
+        before, after = descends(lambda x: variant(LossInputs(coefficients={"light": x})), light, 0.5)
+        assert after < before
+    with pytest.raises(ValueError, match="light"):
+        loss(LossInputs())
+
+
+# --- texture regularisers -----------------------------------------------------------------------
+
+def tex_inputs(tex: Textures, base: Textures | None = None, model=None) -> LossInputs:
+    return LossInputs(textures=tex, base_textures=base, model=model)
+
+
+def with_map(tex: Textures, name: str, value: torch.Tensor) -> Textures:
+    return dataclasses.replace(tex, **{name: value})
+
+
+def test_mirrored_uv_layout_is_an_involution():
+    sym = MirroredUV(T).texel_symmetry
+    assert torch.equal(sym[sym], torch.arange(T * T)) and not torch.equal(sym, torch.arange(T * T))
+    assert sym[0].item() == T - 1
+
+
+def test_texture_symmetry(build):
+    model = MirroredUV(T)
+    tex = textures()
+    mirrored = Textures(*[(m + m.flip(2)) / 2 for m in (tex.diffuse, tex.specular, tex.roughness)])
+    loss = build("texture-symmetry")
+    assert loss(tex_inputs(mirrored, model=model)).item() == pytest.approx(0.0, abs=1e-7)
+    assert loss(tex_inputs(tex, model=model)).item() > 0
+    # asymmetry confined to texels outside the face region (column 0 and its mirror) is ignored
+    face = torch.ones(T, T, dtype=torch.bool)
+    face[:, 0] = False
+    outside = mirrored.diffuse.clone()
+    outside[:, :, 0] = 0.9
+    masked = MirroredUV(T, texel_mask=face.reshape(-1))
+    assert build("texture-symmetry", maps=["diffuse"])(
+        tex_inputs(with_map(mirrored, "diffuse", outside), model=masked)).item() == 0.0
+    f = lambda d: build("texture-symmetry", maps=["diffuse"])(tex_inputs(with_map(tex, "diffuse", d), model=model))  # noqa: E731
+    before, after = descends(f, tex.diffuse, 0.5)
+    assert after < before
+    with pytest.raises(ValueError, match="texel_symmetry"):
+        loss(tex_inputs(tex))
+
+
+def test_texture_consistency(build):
+    tex, base = textures(seed=0), textures(seed=1)
+    loss = build("texture-consistency")
+    assert loss(tex_inputs(base, base)).item() == 0.0
+    assert loss(tex_inputs(tex, base)).item() == pytest.approx(
+        sum((getattr(tex, m) - getattr(base, m)).abs().mean().item() for m in ("diffuse", "specular", "roughness")),
+        rel=1e-5)
+    face = torch.zeros(T * T, dtype=torch.bool)
+    face[:20] = True
+    only_outside = base.diffuse.clone().reshape(2, T * T, 3)
+    only_outside[:, 20:] += 0.3
+    inputs = tex_inputs(with_map(base, "diffuse", only_outside.reshape(2, T, T, 3)), base, MirroredUV(T, face))
+    assert loss(inputs).item() == 0.0
+    f = lambda r: build("texture-consistency", maps=["roughness"])(tex_inputs(with_map(tex, "roughness", r), base))  # noqa: E731
+    before, after = descends(f, tex.roughness, 0.5)
+    assert after < before
+    with pytest.raises(ValueError, match="base_textures"):
+        loss(tex_inputs(tex))
+
+
+def test_texture_chromaticity(build):
+    tex, base = textures(seed=0), textures(seed=1)
+    loss = build("texture-chromaticity")
+    assert loss(tex_inputs(base, base)).item() == 0.0
+    brighter = with_map(base, "diffuse", base.diffuse * 1.2)
+    redder = with_map(base, "diffuse", base.diffuse * torch.tensor([1.2, 1.0, 1.0]))
+    assert loss(tex_inputs(brighter, base)).item() < 1e-3 < loss(tex_inputs(redder, base)).item()
+    f = lambda d: loss(tex_inputs(with_map(tex, "diffuse", d), base))  # noqa: E731
+    before, after = descends(f, tex.diffuse, 0.05)
+    assert after < before
+    with pytest.raises(ValueError, match="maps"):
+        build("texture-chromaticity", maps=["roughness"])
+
+
+def test_texture_smoothness(build):
+    tex = textures()
+    constant = Textures(*[torch.full_like(m, 0.4) for m in (tex.diffuse, tex.specular, tex.roughness)])
+    for norm in ("l1", "l2"):
+        loss = build("texture-smoothness", norm=norm)
+        assert loss(tex_inputs(constant)).item() == 0.0
+        assert loss(tex_inputs(tex)).item() > 0
+        f = lambda d: loss(tex_inputs(with_map(tex, "diffuse", d)))  # noqa: E731
+        before, after = descends(f, tex.diffuse, 0.05)
+        assert after < before, norm
+    # noise in the rows outside the face region does not count
+    face = torch.zeros(T, T, dtype=torch.bool)
+    face[:4] = True
+    noisy = constant.diffuse.clone()
+    noisy[:, 4:] = tex.diffuse[:, 4:]
+    loss = build("texture-smoothness", maps=["diffuse"])
+    assert loss(tex_inputs(with_map(constant, "diffuse", noisy), model=MirroredUV(T, face.reshape(-1)))).item() == 0.0
+    assert loss(tex_inputs(with_map(constant, "diffuse", noisy))).item() > 0
+
+
+def test_texture_range(build):
+    tex = textures()
+    loss = build("texture-range")
+    assert loss(tex_inputs(tex)).item() == 0.0
+    out = with_map(tex, "diffuse", tex.diffuse.clone())
+    out.diffuse[0, 0, 0] = torch.tensor([-0.5, 1.5, 0.5])
+    n = out.diffuse.numel()
+    assert loss(tex_inputs(out)).item() == pytest.approx(0.5 / n, rel=1e-5)
+    assert build("texture-range", norm="l1")(tex_inputs(out)).item() == pytest.approx(1.0 / n, rel=1e-5)
+    smooth = with_map(tex, "roughness", torch.full_like(tex.roughness, 0.02))
+    assert loss(tex_inputs(smooth)).item() == pytest.approx(0.03**2, rel=1e-4)
+    assert build("texture-range", roughness_range=(0.0, 1.0))(tex_inputs(smooth)).item() == 0.0
+    f = lambda d: loss(tex_inputs(with_map(tex, "diffuse", d)))  # noqa: E731
+    before, after = descends(f, tex.diffuse * 2 - 0.5, 0.5)
+    assert after < before
+    with pytest.raises(ValueError, match="roughness_range"):
+        build("texture-range", roughness_range=(0.9, 0.1))
