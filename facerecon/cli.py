@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import FaceReconError
@@ -43,7 +44,7 @@ class _Group(click.Group):
         except FaceReconError as exc:
             if _debug(ctx):
                 traceback.print_exc()
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
@@ -54,7 +55,7 @@ class _Group(click.Group):
             if _debug(ctx):
                 traceback.print_exc()
             err_console.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}. This is a bug in facerecon or a plugin; "
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}. This is a bug in facerecon or a plugin; "
                 "rerun with --debug for the traceback and report it.", markup=True, soft_wrap=True)
             sys.exit(1)
 
@@ -111,10 +112,10 @@ def _print_summary(summary) -> None:
         for column in columns:
             table.add_column(column)
         for row in summary.rows:
-            table.add_row(*[_fmt(row.get(c, "")) for c in columns])
+            table.add_row(*[escape(_fmt(row.get(c, ""))) for c in columns])
         console.print(table)
     for item, reason in summary.skipped:
-        console.print(f"[yellow]skipped[/] {item}: {reason}")
+        console.print(f"[yellow]skipped[/] {escape(str(item))}: {escape(str(reason))}")
 
 
 def _fmt(value) -> str:
@@ -133,7 +134,7 @@ def validate(state: _State, recipes: tuple[Path, ...], sets) -> None:
     for path in recipes:
         try:
             load_recipe(path, state.host.registry, sets)
-            console.print(f"[green]ok[/] {path}")
+            console.print(f"[green]ok[/] {escape(str(path))}")
         except RecipeError as exc:
             failed += 1
             err_console.print(str(exc), markup=False, soft_wrap=True)
@@ -154,10 +155,10 @@ def plugins(state: _State) -> None:
         table.add_column(column)
     for info in host.plugins:
         dist, version = info.distribution or ("-", "-")
-        table.add_row(info.name, info.origin, dist, version, str(counts.get(info.name, 0)))
+        table.add_row(*map(escape, (info.name, info.origin, dist, version, str(counts.get(info.name, 0)))))
     console.print(table)
     if host.blocked:
-        console.print("blocked: " + ", ".join(host.blocked))
+        console.print("blocked: " + ", ".join(host.blocked), markup=False)
 
 
 @main.command()
@@ -170,7 +171,7 @@ def components(state: _State, kind: str | None) -> None:
         table.add_column(column)
     for spec in state.host.registry:
         if kind is None or spec.kind == kind:
-            table.add_row(spec.kind, spec.name, spec.provider, spec.summary)
+            table.add_row(*map(escape, (spec.kind, spec.name, spec.provider, spec.summary)))
     console.print(table)
 
 
@@ -183,10 +184,13 @@ def describe(state: _State, kind: str, name: str) -> None:
     from .recipe.validate import describe_type
 
     spec = state.host.registry.get(kind, name)
-    console.print(f"[bold]{kind} {name}[/] — {spec.summary}  (plugin {spec.provider})")
+    summary = f" — {escape(spec.summary)}" if spec.summary else ""
+    console.print(f"[bold]{kind} {escape(name)}[/]{summary}  (plugin {escape(spec.provider)})")
     doc = (spec.params.__doc__ or "").strip()
     if doc and not doc.startswith(spec.params.__name__ + "("):
-        console.print(doc)
+        console.print(doc, markup=False)
+    if spec.requires:
+        console.print("recipe needs: " + ", ".join(spec.requires), markup=False)
     hints = typing.get_type_hints(spec.params, include_extras=True)
     table = Table()
     for column in ("parameter", "type", "default", "description"):
@@ -198,7 +202,7 @@ def describe(state: _State, kind: str, name: str) -> None:
             default = repr(f.default)
         else:
             default = repr(f.default_factory())  # type: ignore[misc]
-        table.add_row(f.name, describe_type(hints[f.name]), default, field_doc(f))
+        table.add_row(*map(escape, (f.name, describe_type(hints[f.name]), default, field_doc(f))))
     console.print(table)
 
 

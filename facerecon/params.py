@@ -32,7 +32,8 @@ def param(default: Any = REQUIRED, doc: str = "", *, factory: Any = None) -> Any
     """A dataclass field with documentation.
 
     Args:
-        default: default value; :data:`REQUIRED` (the default) makes the field mandatory.
+        default: default value; :data:`REQUIRED` (the default) makes the field mandatory (and
+            keyword-only, so it may come after fields with defaults).
         doc: one-sentence description shown by ``facerecon describe`` and in error messages.
         factory: zero-argument callable for mutable defaults (lists, dicts).
     """
@@ -40,7 +41,8 @@ def param(default: Any = REQUIRED, doc: str = "", *, factory: Any = None) -> Any
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     if default is REQUIRED:
-        return dataclasses.field(metadata={**metadata, "required": True})
+        # Keyword-only, so a required parameter may follow parameters with defaults.
+        return dataclasses.field(kw_only=True, metadata={**metadata, "required": True})
     return dataclasses.field(default=default, metadata=metadata)
 
 

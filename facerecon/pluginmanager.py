@@ -3,7 +3,8 @@
 Order: built-in plugins (:data:`DEFAULT_PLUGINS`), then third-party distributions from the
 ``facerecon`` entry-point group (unless ``FACERECON_DISABLE_PLUGIN_AUTOLOAD`` is set), then
 modules named with ``--plugin``. ``--disable-plugin NAME`` blocks a plugin by its name
-(entry-point name or module name) before it loads.
+(entry-point name or module name) before it loads. A module already loaded under another name
+(``--plugin pkg`` for an installed ``pkg``) is loaded once.
 """
 from __future__ import annotations
 
@@ -103,9 +104,9 @@ def load_plugins(
         candidates.append((module, "--plugin", module, None))
 
     for name, origin, target, dist in candidates:
-        if pm.is_blocked(name) or pm.has_plugin(name):
-            continue
         module_name, _, attr = target.partition(":")
+        if pm.is_blocked(name) or pm.is_blocked(module_name) or pm.has_plugin(name):
+            continue
         try:
             obj = importlib.import_module(module_name)
             if attr:
@@ -115,6 +116,8 @@ def load_plugins(
                 f"Plugin {name!r} ({origin}, {target}) failed to import: {type(exc).__name__}: {exc}. "
                 f"Fix or uninstall it, or skip it with --disable-plugin {name}."
             ) from exc
+        if pm.is_registered(obj):  # e.g. `--plugin pkg` for a distribution already loaded by entry point
+            continue
         pm.register(obj, name=name)
         host.plugins.append(PluginInfo(name=name, origin=origin, module=target, distribution=dist))
 

@@ -38,7 +38,10 @@ def load_recipe(
     """
     locations: dict = {}
     tree = load_recipe_tree(path, locations)
-    tree = apply_sets(tree, list(sets), locations)
+    try:
+        tree = apply_sets(tree, list(sets), locations)
+    except RecipeError as exc:
+        raise RecipeError(str(path), exc.issues) from None
     for key, value in (overrides or {}).items():
         if value is not None:
             set_value(tree, tuple(key.split(".")), value, locations, f"--set {key}={value}")

@@ -14,7 +14,8 @@ class Issue:
 
     Attributes:
         where: ``file:line`` (or ``--set``) of the offending key or value.
-        path: dotted key path (``stages.fit.losses.photo.weight``).
+        path: dotted key path (``stages.fit.losses.photo.weight``); empty when the issue is about
+            the whole file (unreadable, invalid YAML).
         message: what is wrong and what would be right.
     """
 
@@ -23,7 +24,9 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.path or '<root>'}: {self.message}"
+        if not self.path:  # about the whole file (unreadable, invalid YAML)
+            return f"{self.where}: {self.message}"
+        return f"{self.where}: {self.path}: {self.message}"
 
 
 class RecipeError(FaceReconError):

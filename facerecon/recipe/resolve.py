@@ -44,9 +44,12 @@ def _nodes(value: Any):
 
 
 def resolved_tree(recipe: ValidatedRecipe, registry: Registry) -> dict:
-    """The recipe with every default filled and ``versions`` naming each providing distribution."""
+    """The recipe with every default filled and ``versions`` naming facerecon and each distribution
+    that provided a component."""
+    from .. import __version__
+
     tree = to_plain(recipe.root)
-    versions: dict[str, str] = {}
+    versions: dict[str, str] = {"facerecon": __version__}
     for node in _nodes(recipe.root):
         dist = registry.get(node.kind, node.type).distribution
         if dist is not None:

@@ -61,8 +61,12 @@ def deep_merge(base: Any, override: Any) -> Any:
     """Merge ``override`` into ``base``: mappings merge key by key, anything else replaces.
 
     A mapping whose ``type`` changes replaces the base mapping entirely (the new component's
-    parameters have nothing to do with the old one's).
+    parameters have nothing to do with the old one's). A component written as its bare name
+    (``renderer: rasterizer``) counts as ``{type: rasterizer}`` on either side.
     """
+    if isinstance(base, str) and isinstance(override, dict) and "type" not in override:
+        base = {"type": base}
+    override = _as_node(base, override)
     if not (isinstance(base, dict) and isinstance(override, dict)):
         return copy.deepcopy(override)
     if "type" in override and "type" in base and override["type"] != base["type"]:
@@ -73,35 +77,65 @@ def deep_merge(base: Any, override: Any) -> Any:
     return merged
 
 
+def _as_node(base: Any, value: Any) -> Any:
+    """``value`` as ``{type: value}`` when it is a bare name replacing a component node."""
+    if isinstance(value, str) and isinstance(base, dict) and "type" in base:
+        return {"type": value}
+    return value
+
+
+def _exists(tree: Any, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        elif isinstance(tree, list) and part.isdigit() and int(part) < len(tree):
+            tree = tree[int(part)]
+        else:
+            return False
+    return True
+
+
 def load_recipe_tree(path: str | Path, locations: Locations, _chain: tuple[Path, ...] = ()) -> dict:
     """Load a recipe file, resolving ``extends:`` (a path relative to the file, or a list of them)."""
     path = Path(path)
-    resolved = path.resolve()
-    if resolved in _chain:
-        cycle = " -> ".join(str(p) for p in _chain + (resolved,))
-        raise RecipeError(str(path), [Issue(str(path), "extends", f"circular extends: {cycle}")])
+    chain = _chain + (path.resolve(),)
     own: Locations = {}
     tree = load_yaml(path, own)
     if not isinstance(tree, dict):
         raise RecipeError(str(path), [Issue(f"{path}:1", "", "a recipe must be a mapping of keys to values")])
     parents = tree.pop("extends", None)
+    if parents is None:
+        locations.update(own)
+        return tree
+    where = own.get(("extends",), str(path))
+    if not (isinstance(parents, str) or (isinstance(parents, list) and all(isinstance(p, str) for p in parents))):
+        raise RecipeError(str(path), [Issue(where, "extends", "expected a recipe path or a list of them")])
     merged: dict = {}
-    if parents is not None:
-        for parent in [parents] if isinstance(parents, str) else list(parents):
-            parent_path = (path.parent / str(parent))
-            if not parent_path.exists():
-                raise RecipeError(str(path), [Issue(own.get(("extends",), str(path)), "extends",
-                                                    f"extended recipe {parent_path} does not exist")])
-            merged = deep_merge(merged, load_recipe_tree(parent_path, locations, _chain + (resolved,)))
+    for parent in [parents] if isinstance(parents, str) else parents:
+        parent_path = path.parent / parent
+        if parent_path.resolve() in chain:
+            cycle = " -> ".join(str(p) for p in chain + (parent_path.resolve(),))
+            raise RecipeError(str(path), [Issue(where, "extends", f"circular extends: {cycle}")])
+        if not parent_path.is_file():
+            raise RecipeError(str(path), [Issue(where, "extends", f"extended recipe {parent_path} does not exist")])
+        try:
+            parent_tree = load_recipe_tree(parent_path, locations, chain)
+        except RecipeError as exc:  # report it under the recipe the user named; issues keep their file:line
+            raise RecipeError(str(path), exc.issues) from None
+        merged = deep_merge(merged, parent_tree)
+    merged = deep_merge(merged, tree)
+    # Drop the lines of parent keys this file replaced (a changed `type` replaces the whole node).
+    for key in [k for k in locations if not _exists(merged, k)]:
+        del locations[key]
     locations.update({k: v for k, v in own.items() if k != ("extends",)})
-    return deep_merge(merged, tree)
+    return merged
 
 
 def parse_set(assignment: str) -> tuple[tuple[str, ...], Any]:
     """Split ``a.b.c=value`` into a key path and a YAML-parsed value (``0.1`` -> float, ``[a, b]`` -> list)."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise RecipeError("--set", [Issue("--set", assignment, "expected KEY.PATH=VALUE, e.g. --set losses.photo.weight=10")])
+        raise RecipeError("--set", [Issue(f"--set {assignment}", "", "expected KEY.PATH=VALUE, e.g. --set losses.photo.weight=10")])
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -115,7 +149,10 @@ def set_value(tree: dict, path: tuple[str, ...], value: Any, locations: Location
     node = tree
     for part in path[:-1]:
         child = node.get(part)
-        if not isinstance(child, dict):
+        if isinstance(child, str):  # a bare component name: `renderer: rasterizer`
+            child = {"type": child}
+            node[part] = child
+        elif not isinstance(child, dict):
             child = {}
             node[part] = child
         node = child

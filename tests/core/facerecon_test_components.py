@@ -1,0 +1,87 @@
+"""A test-only plugin: small components with fixed names, so recipe messages do not depend on
+which built-ins exist. Registration only; the implementations live in
+:mod:`facerecon_test_impl` and are imported when built (like a real plugin)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from facerecon import hookimpl, param
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """Parameters of the test job."""
+
+    faces: Literal["all", "largest"] = param("all", "Which faces to process.")
+    fail: bool = param(False, "Raise a RuntimeError (a bug) instead of finishing.")
+
+
+@dataclass(frozen=True)
+class WidgetParams:
+    """Parameters of the widget renderer."""
+
+    size: int = param(64, "Image side in pixels.")
+    scale: float = param(1.0, "Scale factor.")
+    mode: Literal["fast", "exact"] = param("fast", "Speed/accuracy trade-off.")
+    tags: list[str] = param(doc="Free-form labels.", factory=list)
+    label: str = param(doc="A name that must be given.")
+
+
+@dataclass(frozen=True)
+class GadgetParams:
+    """Parameters of the gadget renderer."""
+
+    zoom: float = param(2.0, "Zoom factor.")
+    label: str = param(doc="A name that must be given.")
+
+
+@dataclass(frozen=True)
+class TermParams:
+    """Parameters of the test loss term."""
+
+    weight: float = param(1.0, "Multiplier of the term.")
+    power: int = param(2, "Exponent.")
+
+
+@hookimpl
+def facerecon_register_components(registry):
+    """Register the test components."""
+    impl = "facerecon_test_impl"
+    registry.register("task", "job", params=JobParams, factory=f"{impl}:Job", summary="a test task",
+                      requires=("renderer", "stages"))
+    registry.register("renderer", "widget", params=WidgetParams, factory=f"{impl}:Widget", summary="a test renderer")
+    registry.register("renderer", "gadget", params=GadgetParams, factory=f"{impl}:Widget", summary="another test renderer")
+    registry.register("loss", "term", params=TermParams, factory=f"{impl}:Term", summary="a test loss")
+
+
+class _Duplicate:
+    """A second plugin registering a name the first one has."""
+
+    @hookimpl
+    def facerecon_register_components(self, registry):
+        registry.register("renderer", "widget", params=GadgetParams, factory="x:y", summary="again")
+
+
+class _BadKind:
+    @hookimpl
+    def facerecon_register_components(self, registry):
+        registry.register("renderers", "thing", params=GadgetParams, factory="x:y")
+
+
+@dataclass
+class MutableParams:
+    """Not frozen."""
+
+    size: int = param(1, "Size.")
+
+
+class _NotFrozen:
+    @hookimpl
+    def facerecon_register_components(self, registry):
+        registry.register("renderer", "thing", params=MutableParams, factory="x:y")
+
+
+duplicate = _Duplicate()
+bad_kind = _BadKind()
+not_frozen = _NotFrozen()
