@@ -34,6 +34,8 @@ KINDS: dict[str, str] = {
 class RegistryError(FaceReconError):
     """A registration conflict, a plugin that fails to load, or an unknown kind or name."""
 
+    exit_code = 2
+
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     """The closest of ``choices`` to ``word``, or None when nothing is close."""

@@ -46,6 +46,9 @@ class LossInputs:
 class Loss(ComponentBase, ABC):
     """One objective term. Its ``weight`` parameter is applied by the caller.
 
+    A loss averages over the batch (a batch of identical items gives the loss of one item), so
+    weights do not depend on the batch size.
+
     Params dataclasses of losses must have a ``weight: float`` field.
 
     Attributes:

@@ -127,7 +127,7 @@ def test_a_bug_is_reported_briefly(cli, write_recipe, tmp_path):
 
 def test_unknown_plugin_module_is_a_clean_error():
     result = run_subprocess("--plugin", "no_such_module_here", "components")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: Plugin 'no_such_module_here' (--plugin, no_such_module_here) failed to import" in result.stderr
 
 
@@ -155,7 +155,7 @@ def test_describe_task_names_the_slots_it_needs(cli):
 
 def test_describe_unknown_component(cli):
     result = cli("describe", "renderer", "widgt")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == "error: No renderer named 'widgt' (did you mean 'widget'?). Installed: gadget, widget.\n"
     bad_kind = cli("describe", "renderers", "widget")
     assert bad_kind.exit_code == 2 and "'renderers' is not one of 'task', 'encoder'" in bad_kind.output
