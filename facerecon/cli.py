@@ -103,11 +103,15 @@ def run(state: _State, recipe: Path, input_, output, sets, device, seed) -> None
         sys.exit(1)
 
 
+#: Row keys that are for other tools (file paths), not for the printed table.
+_HIDDEN_COLUMNS = {"preview", "outputs"}
+
+
 def _print_summary(summary) -> None:
     if summary.rows:
         columns: list[str] = []
         for row in summary.rows:
-            columns += [k for k in row if k not in columns]
+            columns += [k for k in row if k not in columns and k not in _HIDDEN_COLUMNS]
         table = Table(title=f"{len(summary.rows)} result(s) in {summary.seconds:.1f} s")
         for column in columns:
             table.add_column(column)
@@ -120,6 +124,35 @@ def _print_summary(summary) -> None:
 
 def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@main.command()
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--variant", "variants", multiple=True, metavar="NAME=KEY.PATH=VALUE[;...]",
+              help="A variant to compare, e.g. --variant mitsuba=renderer.type=mitsuba. Repeatable; replaces "
+              "the recipes' own `variants:`.")
+@click.option("--input", "input_", metavar="PATH", help="Image file, folder or glob (sets dataset.input).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs/compare"),
+              show_default=True, help="Comparison folder.")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value in every variant.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Compute device.")
+@click.option("--seed", type=int, help="Random seed.")
+@click.pass_obj
+def compare(state: _State, recipes, variants, input_, output, sets, device, seed) -> None:
+    """Run several recipes or variants on the same inputs and compare them.
+
+    Each RECIPE contributes its `variants:` (named lists of overrides), or itself as one variant.
+    Writes comparison.md/.csv (time per face, final losses, landmark error...), comparison.png and
+    one grid_<face>.png with each variant's result side by side.
+    """
+    from .compare import collect_variants, run_comparison
+
+    chosen = collect_variants(list(recipes), state.host, list(variants))
+    console.print("comparing: " + ", ".join(v.name for v in chosen))
+    result = run_comparison(chosen, state.host, output, input_, tuple(sets), device, seed, state.debug)
+    console.print((output / "comparison.md").read_text(), markup=False)
+    for path in result.files:
+        console.print(f"wrote {path}", markup=False)
 
 
 @main.command()

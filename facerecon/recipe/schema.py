@@ -78,6 +78,11 @@ class RecipeSchema:
     seed: int = param(0, "Random seed for torch, numpy and Python.")
     device: Literal["auto", "cpu", "cuda"] = param("auto", "Compute device; auto picks cuda when available.")
     output: str = param("outputs", "Output folder; `--output` overrides it.")
+    variants: dict[str, list[str]] = param(
+        doc="Named variants for `facerecon compare`: each a list of KEY.PATH=VALUE overrides "
+        "(an empty list is the recipe as written). `facerecon run` ignores them.",
+        factory=dict,
+    )
     versions: dict[str, str] = param(
         doc="Written into recipe.resolved.yaml: versions of the distributions that provided the "
         "components. Informational; ignored when running.",

@@ -106,8 +106,9 @@ class FitTask(Task):
         with torch.no_grad():
             result = self._result(name, image, crop, detected, variables, components, target, histories)
         folder.mkdir(parents=True, exist_ok=True)
-        for exporter in self._exporters(exporters):
-            exporter.export(result, folder)
+        written: list[Path] = []
+        for exporter in exporters.values():
+            written += exporter.export(result, folder)
         fitted = result.landmarks_fitted
         eyes = np.linalg.norm(detected[36:42].mean(0) - detected[42:48].mean(0))
         row = {
@@ -117,15 +118,15 @@ class FitTask(Task):
             "landmark_error_iod": float(np.linalg.norm(fitted - detected, axis=1).mean() / max(eyes, 1e-6)),
         }
         row.update({f"loss_{k}": h.totals[-1] for k, h in histories.items() if h.totals})
+        pictures = [p for p in written if p.suffix == ".png"]
+        preview = next((p for p in pictures if p.name == "render.png"), pictures[0] if pictures else None)
+        row["preview"] = str(preview) if preview else ""
+        row["outputs"] = [str(p) for p in written]
         from facerecon.io import atomic_write
 
         with atomic_write(folder / COMPLETE_MARKER) as handle:
             json.dump(row, handle, indent=2)
         return row
-
-    @staticmethod
-    def _exporters(exporters: dict):
-        return list(exporters.values())
 
     def _result(self, name, image, crop, detected, variables, components, target, histories) -> FaceResult:
         """Final geometry and renders, expressed in the photo's own pixel frame."""

@@ -1,0 +1,197 @@
+"""``facerecon compare``: run several recipes or variants on the same inputs and tabulate them.
+
+Writes into the comparison folder: one sub-folder per variant (its normal run output),
+``comparison.md`` and ``comparison.csv`` (one row per variant and face, then per-variant means),
+``comparison.png`` (bar plots of the numeric columns) and ``grid_<face>.png`` (each variant's
+preview image of that face, stacked and labelled).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import FaceReconError
+from .io import atomic_path, atomic_write
+from .pluginmanager import PluginHost
+
+__all__ = ["Variant", "ComparisonResult", "collect_variants", "run_comparison"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One thing to compare: a recipe plus overrides."""
+
+    name: str
+    recipe: Path
+    sets: tuple[str, ...] = ()
+
+
+@dataclass
+class ComparisonResult:
+    """Rows (variant, face, metrics...) and the files written."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "variant"
+
+
+def collect_variants(recipes: list[Path], host: PluginHost, extra: list[str]) -> list[Variant]:
+    """Variants from the recipes' ``variants:`` maps and ``--variant NAME=KEY=V[;KEY=V]`` options.
+
+    A recipe without ``variants`` is one variant named after its file; with ``--variant`` options
+    the options replace the recipes' own variant lists.
+    """
+    from .recipe import load_recipe
+
+    variants: list[Variant] = []
+    for path in recipes:
+        recipe = load_recipe(path, host.registry)
+        if extra:
+            for option in extra:
+                name, sep, sets = option.partition("=")
+                if not sep or not name:
+                    raise FaceReconError(f"--variant expects NAME=KEY.PATH=VALUE[;KEY.PATH=VALUE...], got {option!r}.")
+                prefix = f"{path.stem}/" if len(recipes) > 1 else ""
+                variants.append(Variant(prefix + name, path, tuple(s for s in sets.split(";") if s)))
+        elif recipe.root.variants:
+            prefix = f"{path.stem}/" if len(recipes) > 1 else ""
+            variants += [Variant(prefix + name, path, tuple(sets)) for name, sets in recipe.root.variants.items()]
+        else:
+            variants.append(Variant(path.stem, path))
+    names = [v.name for v in variants]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FaceReconError(f"Two variants are named {', '.join(duplicates)}; give each a distinct name.")
+    return variants
+
+
+def run_comparison(
+    variants: list[Variant], host: PluginHost, output: Path, input: str | None = None,
+    sets: tuple[str, ...] = (), device: str | None = None, seed: int | None = None, debug: bool = False,
+) -> ComparisonResult:
+    """Run every variant into ``output/<variant>`` and write the table, plots and image grids."""
+    from .recipe import load_recipe
+    from .runner import run_recipe
+
+    result = ComparisonResult()
+    # Validate every variant before running any, so a typo in the last one costs nothing.
+    for variant in variants:
+        load_recipe(variant.recipe, host.registry, tuple(sets) + variant.sets)
+    for variant in variants:
+        folder = output / _slug(variant.name)
+        summary = run_recipe(variant.recipe, host, tuple(sets) + variant.sets, input, str(folder), device, seed, debug)
+        for row in summary.rows:
+            result.rows.append({"variant": variant.name, **row})
+        for item, reason in summary.skipped:
+            result.rows.append({"variant": variant.name, "face": item, "status": f"skipped: {reason}"})
+    output.mkdir(parents=True, exist_ok=True)
+    result.files += _write_tables(result.rows, output)
+    result.files += _write_plot(result.rows, output)
+    result.files += _write_grids(result.rows, output)
+    return result
+
+
+def _numeric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in columns:
+                columns.append(key)
+    return columns
+
+
+def _means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    numeric = _numeric_columns(rows)
+    out = []
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        mine = [r for r in rows if r["variant"] == variant and r.get("status") in ("ok", "resumed")]
+        mean: dict[str, Any] = {"variant": variant, "face": f"mean of {len(mine)}"}
+        for key in numeric:
+            values = [r[key] for r in mine if isinstance(r.get(key), (int, float))]
+            mean[key] = sum(values) / len(values) if values else math.nan
+        out.append(mean)
+    return out
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ""
+    return str(value)
+
+
+def _write_tables(rows: list[dict[str, Any]], output: Path) -> list[Path]:
+    table = rows + _means(rows)
+    columns = ["variant", "face", "status"] + _numeric_columns(rows)
+    with atomic_write(output / "comparison.csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in table:
+            writer.writerow([_cell(row.get(c, "")) for c in columns])
+    text = io.StringIO()
+    text.write("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
+    for row in table:
+        text.write("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |\n")
+    with atomic_write(output / "comparison.md") as handle:
+        handle.write(text.getvalue())
+    return [output / "comparison.csv", output / "comparison.md"]
+
+
+def _write_plot(rows: list[dict[str, Any]], output: Path) -> list[Path]:
+    means = _means(rows)
+    numeric = _numeric_columns(rows)
+    if not numeric or not means:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(numeric), figsize=(3.2 * len(numeric), 3.2), squeeze=False)
+    names = [m["variant"] for m in means]
+    for ax, key in zip(axes[0], numeric):
+        ax.bar(range(len(names)), [m[key] for m in means], color="tab:blue")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(key, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(output / "comparison.png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return [output / "comparison.png"]
+
+
+def _write_grids(rows: list[dict[str, Any]], output: Path) -> list[Path]:
+    """Per face: every variant's preview image stacked top to bottom, labelled with the variant."""
+    import cv2
+    import numpy as np
+
+    from .imaging import read_image, write_image
+
+    written = []
+    faces = dict.fromkeys(r.get("face") for r in rows if r.get("preview"))
+    for face in faces:
+        panels = []
+        for row in rows:
+            if row.get("face") != face or not row.get("preview") or not Path(row["preview"]).exists():
+                continue
+            image = read_image(row["preview"])
+            label = np.full((28, image.shape[1], 3), 255, np.uint8)
+            cv2.putText(label, str(row["variant"]), (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+            panels.append(np.concatenate([label, image], 0))
+        if not panels:
+            continue
+        width = max(p.shape[1] for p in panels)
+        panels = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in panels]
+        path = output / f"grid_{_slug(str(face))}.png"
+        write_image(path, np.concatenate(panels, 0))
+        written.append(path)
+    return written
