@@ -91,6 +91,9 @@ class RenderStripParams:
     overlay_opacity: float = param(1.0, "Opacity of the render over the photo in the overlay panel.")
     labels: bool = param(True, "Write a small label on each panel.")
     landmark_radius: int = param(2, "Radius of the landmark dots in panel pixels (0 hides them).")
+    zoom: Optional[float] = param(
+        1.8, "Show the photo panels cropped to a square this many times the landmarks' extent; None shows the whole photo."
+    )
 
 
 @dataclass(frozen=True)

@@ -76,35 +76,73 @@ def _label(panel: np.ndarray, text: str) -> None:
     cv2.putText(panel, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+def face_window(result: FaceResult, margin: float) -> tuple[int, int, int] | None:
+    """Square window ``(x0, y0, side)`` in photo pixels around the landmarks, or None without any."""
+    points = [p for p in (result.landmarks_detected, result.landmarks_fitted) if p is not None]
+    if not points:
+        return None
+    allpoints = np.concatenate([np.asarray(p, np.float64) for p in points])
+    lo, hi = allpoints.min(0), allpoints.max(0)
+    side = max(int(round(float((hi - lo).max()) * margin)), 16)
+    centre = (lo + hi) / 2
+    return int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2)), side
+
+
+def _cut(image: np.ndarray, window: tuple[int, int, int] | None) -> np.ndarray:
+    """The window of a photo-frame image, padded with black where it leaves the image."""
+    if window is None:
+        return image
+    x0, y0, side = window
+    pad = [(max(0, -y0), max(0, y0 + side - image.shape[0])), (max(0, -x0), max(0, x0 + side - image.shape[1]))]
+    pad += [(0, 0)] * (image.ndim - 2)
+    padded = np.pad(image, pad)
+    y, x = y0 + pad[0][0], x0 + pad[1][0]
+    return padded[y:y + side, x:x + side]
+
+
 def strip_panels(
-    result: FaceResult, height: int, opacity: float, radius: int
+    result: FaceResult, height: int, opacity: float, radius: int, window: tuple[int, int, int] | None = None
 ) -> list[tuple[str, np.ndarray]]:
-    """The available panels as ``(label, (height, w, 3) uint8)``, left to right, unlabelled."""
+    """The available panels as ``(label, (height, w, 3) uint8)``, left to right, unlabelled.
+
+    Photo-frame panels (input, overlay, render, illumination) show ``window`` of the photo when
+    given (see :func:`face_window`); the UV maps are shown whole.
+    """
     renders = result.renders
     image = np.asarray(result.image)
-    panels = [("input", image)]
+
+    def photo(array: np.ndarray) -> np.ndarray:
+        """Photo-frame image at the photo's resolution, then cut to the window."""
+        if array.shape[:2] != image.shape[:2]:
+            array = cv2.resize(array, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return _cut(array, window)
+
+    panels = [("input", _cut(image, window))]
     overlay = None
     if "overlay" in renders:
         overlay = encode(renders["overlay"])
     elif "render" in renders and "mask" in renders:
         overlay = compose_overlay(image, renders["render"], renders["mask"], opacity)
     if overlay is not None:
+        overlay = photo(overlay)
+        view_height = overlay.shape[0]
         overlay = np.ascontiguousarray(_resize(overlay, height))
         if radius > 0:
-            # the overlay is in the photo's pixel frame, whatever its stored size
-            point_scale = height / image.shape[0]
+            point_scale = height / view_height
+            offset = np.array(window[:2], np.float64) if window is not None else np.zeros(2)
             for points, color in ((result.landmarks_fitted, _GREEN), (result.landmarks_detected, _RED)):
                 if points is not None:
-                    _draw_points(overlay, points, point_scale, color, radius)
+                    _draw_points(overlay, np.asarray(points) - offset, point_scale, color, radius)
         panels.append(("overlay", overlay))
     if "render" in renders:
-        panels.append(("render", encode(renders["render"])))
+        panels.append(("render", photo(encode(renders["render"]))))
     for name, texture, srgb in (("diffuse", result.diffuse, True), ("specular", result.specular, True),
                                 ("roughness", result.roughness, False)):
         if texture is not None:
             panels.append((name, encode(texture, srgb)))
-    if "diffuse_shading" in renders:
-        panels.append(("illumination", encode(renders["diffuse_shading"])))
+    illumination = renders.get("illumination", renders.get("diffuse_shading"))
+    if illumination is not None:
+        panels.append(("illumination", photo(encode(illumination))))
     return [(label, np.ascontiguousarray(_rgb(_resize(_rgb(panel), height)))) for label, panel in panels]
 
 
@@ -114,7 +152,8 @@ class RenderStripExporter(Exporter):
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Write the strip; return its path."""
         height = self.params.panel_height or int(result.image.shape[0])
-        panels = strip_panels(result, height, self.params.overlay_opacity, self.params.landmark_radius)
+        window = face_window(result, self.params.zoom) if self.params.zoom else None
+        panels = strip_panels(result, height, self.params.overlay_opacity, self.params.landmark_radius, window)
         if self.params.labels:
             for label, panel in panels:
                 _label(panel, label)

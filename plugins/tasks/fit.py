@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -180,7 +181,12 @@ class FitTask(Task):
         scene = Scene(mesh=mesh, camera=camera, textures=textures, light=variables.light,
                       lighting=components.lighting, reflectance=components.reflectance)
         out = components.renderer.render(scene)
-        renders = {"render": out.image[0].clamp(0, 1).cpu().numpy(), "mask": out.mask[0].cpu().numpy()}
+        # Illumination: the light's irradiance over a white Lambertian surface, E(n)/π.
+        irradiance = components.lighting.irradiance(variables.light, out.normals.reshape(1, -1, 3))
+        illumination = (irradiance.reshape(out.normals.shape) / math.pi * out.mask[..., None])[0]
+        illumination = illumination / illumination.max().clamp(min=1e-6)  # shown relative to its brightest point
+        renders = {"render": out.image[0].clamp(0, 1).cpu().numpy(), "mask": out.mask[0].cpu().numpy(),
+                   "illumination": illumination.clamp(0, 1).cpu().numpy()}
         for key in ("diffuse_shading", "specular_shading"):
             if key in out.extras:
                 renders[key] = out.extras[key][0].clamp(min=0).cpu().numpy()

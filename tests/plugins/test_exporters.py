@@ -257,14 +257,14 @@ def test_envmap_png_and_npy(registry, tmp_path, posed):
 
 def test_render_strip_panels_and_overlay(registry, tmp_path, posed):
     result, _ = posed
-    (path,) = make_exporter(registry, tmp_path, "render-strip").export(result, tmp_path)
+    (path,) = make_exporter(registry, tmp_path, "render-strip", zoom=None).export(result, tmp_path)
     strip = read_png(path)
     photo_width = round(WIDTH * 256 / HEIGHT)
     # input, overlay, render, illumination at the photo's aspect; three square maps
     assert strip.shape == (256, 4 * photo_width + 3 * 256, 3)
 
     exporter = make_exporter(registry, tmp_path, "render-strip", panel_height=None, labels=False,
-                             landmark_radius=0, filename="plain")
+                             landmark_radius=0, filename="plain", zoom=None)
     strip = read_png(exporter.export(result, tmp_path)[0])
     assert strip.shape == (HEIGHT, 4 * WIDTH + 3 * HEIGHT, 3)
     photo, overlay = strip[:, :WIDTH].astype(int), strip[:, WIDTH:2 * WIDTH].astype(int)
@@ -276,7 +276,7 @@ def test_render_strip_panels_and_overlay(registry, tmp_path, posed):
     assert np.abs(overlay[covered] - photo[covered]).mean() > 20
 
     with_points = read_png(make_exporter(registry, tmp_path, "render-strip", panel_height=None, labels=False,
-                                         filename="points").export(result, tmp_path)[0])[:, WIDTH:2 * WIDTH]
+                                         filename="points", zoom=None).export(result, tmp_path)[0])[:, WIDTH:2 * WIDTH]
     assert (with_points != strip[:, WIDTH:2 * WIDTH]).any(axis=-1).sum() > 68
     red = (with_points[..., 0] > 200) & (with_points[..., 1] < 60) & (with_points[..., 2] < 60)
     green = (with_points[..., 1] > 200) & (with_points[..., 0] < 60) & (with_points[..., 2] < 60)
@@ -285,6 +285,23 @@ def test_render_strip_panels_and_overlay(registry, tmp_path, posed):
     bare = dataclasses.replace(result, renders={})
     strip = read_png(exporter.export(bare, tmp_path)[0])
     assert strip.shape == (HEIGHT, WIDTH + 3 * HEIGHT, 3)
+
+
+def test_render_strip_zooms_on_the_face(registry, tmp_path, posed):
+    from plugins.exporters.render_strip import face_window
+
+    result, _ = posed
+    x0, y0, side = face_window(result, 1.8)
+    points = np.concatenate([result.landmarks_detected, result.landmarks_fitted])
+    assert x0 <= points[:, 0].min() and points[:, 0].max() <= x0 + side
+    assert y0 <= points[:, 1].min() and points[:, 1].max() <= y0 + side
+    exporter = make_exporter(registry, tmp_path, "render-strip", panel_height=side, labels=False, landmark_radius=0)
+    strip = read_png(exporter.export(result, tmp_path)[0])
+    assert strip.shape == (side, 7 * side, 3)  # every panel square: four photo windows and three maps
+    window = np.zeros((side, side, 3), np.uint8)
+    ys, xs = slice(max(y0, 0), min(y0 + side, HEIGHT)), slice(max(x0, 0), min(x0 + side, WIDTH))
+    window[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = result.image[ys, xs]
+    np.testing.assert_array_equal(strip[:, :side], window)
 
 
 def test_loss_plot(registry, tmp_path, posed):
