@@ -128,12 +128,23 @@ def test_resolved_recipe_names_the_plugin_version(example_site, write_recipe):
 
 
 def test_example_recipe_validates(example_site):
-    quickstart = facerecon_cli("validate", str(REPO / "recipes" / "quickstart.yaml"), path=[example_site])
-    if quickstart.returncode != 0:
-        pytest.skip(f"recipes/quickstart.yaml does not validate yet: {quickstart.stderr.strip()}")
     result = facerecon_cli("validate", str(EXAMPLE / "recipe.yaml"), path=[example_site])
     assert result.returncode == 0, result.stderr
     assert f"ok {EXAMPLE / 'recipe.yaml'}" in result.stdout
+    gone = facerecon_cli("validate", str(EXAMPLE / "recipe.yaml"), path=[example_site], autoload=False)
+    assert gone.returncode == 2 and "unknown loss 'example-tv'" in gone.stderr
+
+
+def test_example_recipe_runs_with_the_installed_plugin(example_site, tmp_path):
+    """The example recipe (quickstart + the plugin's loss and exporter) runs for real, cut short."""
+    short = ["--set", "task.image_size=96", "--set", "model.texture_size=64", "--set", "stages.landmarks.steps=20",
+             "--set", "stages.photometric.steps=3", "--set", "stages.textures.steps=3"]
+    out = tmp_path / "out"
+    result = facerecon_cli("run", str(EXAMPLE / "recipe.yaml"), "--output", str(out), *short, path=[example_site])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    points = (out / "astronaut" / "mesh.xyz").read_text().splitlines()
+    assert len(points) == 53215 and len(points[0].split()) == 6  # x y z nx ny nz per vertex
+    assert "facerecon-example-plugin: 0.1.0" in (out / "recipe.resolved.yaml").read_text()
 
 
 def test_example_plugin_passes_its_own_tests(example_site):
