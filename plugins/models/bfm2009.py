@@ -29,8 +29,8 @@ from .cache import cache_key, cached_arrays
 from .files import (ModelFileInvalid, locate, read_albedomm, read_bfm2009, read_expression_basis, read_std,
                     read_trim_index)
 from .linear import LinearFaceModel
-from .surface import face_region, head_centre, mirror_vertices, orient_outward, unwrap
-from .uvmap import layout_uvs, rasterize_uv
+from .derived import surface_arrays
+from .surface import head_centre, orient_outward
 
 __all__ = ["Bfm2009", "compile_model", "map_landmarks", "CACHE_VERSION"]
 
@@ -100,23 +100,12 @@ def compile_model(files: dict[str, Path], params) -> dict[str, np.ndarray]:
     full_expression = np.zeros((params.n_expression, n, 3), dtype=np.float32)
     full_expression[:, trim] = _scaled(expression.T, std_exp, params.n_expression, 1e-3)
     faces = orient_outward(mean, bfm["tl"].astype(np.int64) - 1)
-    used = np.zeros(n, dtype=bool)
-    used[faces.ravel()] = True
-    uvs = layout_uvs(unwrap(mean), used, params.texture_size)
-    texel_vertices, texel_weights, texel_covered = rasterize_uv(uvs, faces, params.texture_size)
     arrays = {
         "mean": mean.astype(np.float32),
         "identity": _scaled(bfm["shapePC"], bfm["shapeEV"], params.n_identity, 1e-3),
         "expression": full_expression,
-        "faces": faces,
-        "uvs": uvs,
-        "landmarks": landmarks,
-        "face_mask": face_region(mean, landmarks),
-        "symmetry": mirror_vertices(mean),
-        "texel_vertices": texel_vertices,
-        "texel_weights": texel_weights,
-        "texel_covered": texel_covered,
         "centre": centre.astype(np.float32),
+        **surface_arrays(mean, faces, landmarks, params.texture_size),
     }
     arrays.update(_albedo(files, bfm, n, params.n_albedo))
     return arrays

@@ -30,8 +30,8 @@ from facerecon.interfaces import BuildContext
 
 from .cache import cache_key, cached_arrays
 from .linear import LinearFaceModel
-from .surface import face_region, head_centre, mirror_vertices, triangulate, unwrap
-from .uvmap import layout_uvs, rasterize_uv
+from .derived import surface_arrays
+from .surface import head_centre, triangulate
 
 __all__ = ["BfmLite", "locate_arrays", "read_arrays", "CACHE_VERSION"]
 
@@ -94,23 +94,12 @@ def compile_model(folder: Path, texture_size: int, max_edge_mm: float) -> dict[s
     identity = _components(src["identity"], src["identity_std"])
     expression = _components(src["expression"], src["expression_std"])
     faces = triangulate(mean, expression, max_edge_mm)
-    used = np.zeros(len(mean), dtype=bool)
-    used[faces.ravel()] = True
-    uvs = layout_uvs(unwrap(mean), used, texture_size)
-    texel_vertices, texel_weights, texel_covered = rasterize_uv(uvs, faces, texture_size)
     return {
         "mean": mean.astype(np.float32),
         "identity": identity.astype(np.float32),
         "expression": expression.astype(np.float32),
-        "faces": faces,
-        "uvs": uvs,
-        "landmarks": landmarks,
-        "face_mask": face_region(mean, landmarks),
-        "symmetry": mirror_vertices(mean),
-        "texel_vertices": texel_vertices,
-        "texel_weights": texel_weights,
-        "texel_covered": texel_covered,
         "centre": centre.astype(np.float32),
+        **surface_arrays(mean, faces, landmarks, texture_size),
     }
 
 
