@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from facerecon import hookimpl, param
 
@@ -23,10 +24,63 @@ class RasterizerParams:
     )
 
 
+@dataclass(frozen=True)
+class RednerParams:
+    """Parameters of the redner path tracer (legacy; needs pyredner built from source)."""
+
+    spp: int = param(8, "Samples per pixel in the forward and the backward pass (NextFace: 8 while optimising).")
+    max_bounces: int = param(1, "Path length, >= 1: 1 = direct lighting only (NextFace), 2+ adds interreflections.")
+    envmap_height: int = param(64, "Rows of the lat-long environment map built from the light (columns: twice that).")
+    sampler: Literal["independent", "sobol"] = param("sobol", "redner's sample pattern.")
+    seed: int = param(0, "Base random seed; batch item b of render call k uses seed + k*B + b.")
+    reseed: bool = param(True, "Draw new samples on every render call (False: the same scene renders the same noise).")
+    primary_edge_sampling: bool = param(
+        False, "Silhouette gradients (vertices, pose, focal, mask) by redner's edge sampling; without it those "
+        "gradients hold the interior terms only, like the rasterizer without antialiasing.",
+    )
+    secondary_edge_sampling: bool = param(False, "Gradients of shadow boundaries by redner's secondary edge sampling (slow).")
+    gpu: bool = param(
+        False, "Trace CUDA scenes with redner's GPU path (needs a CUDA + OptiX Prime build); False: on the CPU."
+    )
+
+
+@dataclass(frozen=True)
+class MitsubaParams:
+    """Parameters of the Mitsuba 3 path tracer."""
+
+    image_size: int = param(
+        256, "Side of the square crops tasks render at; the render itself has the camera's width x height."
+    )
+    spp: int = param(8, "Samples per pixel (NextFace and DeepNextFace trace 8 while optimising).")
+    bounces: int = param(
+        1, "Light bounces: 1 = direct light with self-shadowing (NextFace); Mitsuba's max_depth is bounces + 1."
+    )
+    seed: int = param(0, "Seed of the first item rendered; each further item and call adds 1 so the noise differs.")
+    integrator: Literal["prb", "prb_projective", "path"] = param(
+        "prb", "prb: gradients inside silhouettes; prb_projective: plus silhouette gradients (slow); path: no gradients."
+    )
+    sampler: Literal["multijitter", "independent"] = param(
+        "multijitter",
+        "Sample pattern: stratified multi-jittered (ldsampler for spp 2^odd, e.g. 32; much less noise) or independent.",
+    )
+    background: tuple[float, float, float] = param((0.0, 0.0, 0.0), "Linear RGB of pixels no ray hits.")
+    envmap_height: int = param(
+        64, "Rows of the lat-long map the light is tabulated on for Mitsuba's envmap (width is twice that)."
+    )
+
+
 @hookimpl
 def facerecon_register_components(registry):
     """Register the built-in renderers."""
     registry.register(
         "renderer", "rasterizer", params=RasterizerParams, factory="plugins.renderers.rasterizer:Rasterizer",
         summary="pure-PyTorch z-buffer rasterizer: perspective-correct, textured, SH-shaded, antialiased silhouettes",
+    )
+    registry.register(
+        "renderer", "mitsuba", params=MitsubaParams, factory="plugins.renderers.mitsuba_renderer:MitsubaRenderer",
+        summary="Mitsuba 3 path tracer (Dr.Jit, CPU/CUDA): redner's Cook-Torrance, SH envmap, self-shadowing, dr.wrap",
+    )
+    registry.register(
+        "renderer", "redner", params=RednerParams, factory="plugins.renderers.redner_renderer:Redner",
+        summary="redner path tracer (legacy, NextFace's): SH envmap, Cook-Torrance; needs pyredner built from source",
     )

@@ -1,0 +1,173 @@
+"""Renderer speed: Mitsuba path tracer vs our rasterizer, forward and forward+backward at 256×256.
+
+The mesh is the ``bfm-lite`` mean face (~99k triangles; a ~100k-triangle UV sphere when the model
+cannot be built) posed as NextFace initialises it (rotation (π, 0, 0), 500 mm away), focal 600 px
+(as ``bench_rasterizer``), 256² texture maps, a 3-band SH light. Mitsuba traces 8 spp with one
+bounce (direct light with self-shadowing, NextFace's setting) using ``prb``. Each timing runs
+REPEATS times after one warm-up (reported as ``first_call_ms``: Mitsuba compiles its kernels then;
+Dr.Jit caches them on disk, so later processes start faster); ``*_ms`` is the fastest run, which
+shared machines disturb least, ``*_median_ms`` the median. "forward" runs without autograd;
+"forward+backward" back-propagates the mean image to vertices, light and the diffuse map. Ratios
+are Mitsuba / rasterizer of the fastest runs.
+
+    python benchmarks/bench_renderers.py [output_dir]
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from facerecon.errors import FaceReconError
+from facerecon.geometry import apply_pose, vertex_normals
+from facerecon.interfaces import BuildContext, Camera, Mesh, Scene, Textures
+from facerecon.io import atomic_write
+from plugins.lighting import SHParams
+from plugins.lighting.sh import SHLighting
+from plugins.reflectance import CookTorranceParams, LambertianParams
+from plugins.reflectance.cook_torrance import CookTorrance
+from plugins.reflectance.lambertian import Lambertian
+from plugins.renderers import MitsubaParams, RasterizerParams
+from plugins.renderers.rasterizer import Rasterizer
+
+SIZE, FOCAL, SPP, REPEATS = 256, 600.0, 8, 5
+
+
+def _mesh(device: torch.device) -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Model-frame (V, 3) vertices, faces and uvs of the benchmark mesh, and its name."""
+    try:
+        from facerecon.api import build
+
+        model = build("morphable_model", "bfm-lite", device=str(device))
+        shape = model.shape(torch.zeros(1, model.n_identity, device=device),
+                            torch.zeros(1, model.n_expression, device=device))[0]
+        return "bfm-lite", shape, model.faces, model.uvs
+    except Exception as exc:  # the benchmark still runs without the model
+        from facerecon.testing.scenes import uv_sphere
+
+        print(f"   bfm-lite unavailable ({type(exc).__name__}: {exc}); using a UV sphere", flush=True)
+        vertices, faces, uvs = uv_sphere(224, 224)
+        return "uv-sphere", (vertices * 90.0).to(device), faces.to(device), uvs.to(device)
+
+
+def _time(fn, device: torch.device) -> tuple[float, float, float]:
+    """(first call, fastest and median of REPEATS further calls) wall time of ``fn`` in seconds."""
+    def once() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    first = once()
+    times = [once() for _ in range(REPEATS)]
+    return first, min(times), statistics.median(times)
+
+
+def _bench_device(device: torch.device) -> dict:
+    context = BuildContext(device, Path("."), build=None)
+    name, model_vertices, faces, uvs = _mesh(device)
+    rotation = torch.tensor([[math.pi, 0.0, 0.0]], device=device)
+    translation = torch.tensor([[0.0, 0.0, 500.0]], device=device)
+    vertices = apply_pose(model_vertices[None], rotation, translation)
+    camera = Camera(torch.full((1,), FOCAL, device=device), SIZE, SIZE)
+    textures = Textures(torch.full((1, 256, 256, 3), 0.45, device=device),
+                        torch.full((1, 256, 256, 3), 0.06, device=device),
+                        torch.full((1, 256, 256, 1), 0.4, device=device))
+    lighting = SHLighting(SHParams(), context)
+    light = lighting.initial(1)
+    light[:, 1:4] = torch.tensor([-0.5, -0.8, 0.4], device=device)[:, None]
+    renderers = {"rasterizer": Rasterizer(RasterizerParams(image_size=SIZE), context)}
+    try:
+        from plugins.renderers.mitsuba_renderer import MitsubaRenderer
+
+        renderers["mitsuba"] = MitsubaRenderer(MitsubaParams(image_size=SIZE, spp=SPP), context)
+    except FaceReconError as exc:
+        print(f"   mitsuba unavailable on {device.type}: {exc}", flush=True)
+    results = {"mesh": name, "triangles": int(faces.shape[0]), "timings": []}
+    for reflectance in (Lambertian(LambertianParams(), context), CookTorrance(CookTorranceParams(), context)):
+        def scene(v, lt, tex) -> Scene:
+            return Scene(Mesh(v, faces, uvs, vertex_normals(v, faces)), camera, tex, lt, lighting, reflectance)
+
+        for renderer_name, renderer in renderers.items():
+            def forward() -> None:
+                with torch.no_grad():
+                    renderer.render(scene(vertices, light, textures))
+
+            def forward_backward() -> None:
+                v = vertices.detach().requires_grad_()
+                lt = light.detach().requires_grad_()
+                tex = Textures(textures.diffuse.detach().requires_grad_(), textures.specular, textures.roughness)
+                renderer.render(scene(v, lt, tex)).image.mean().backward()
+
+            first, fwd, fwd_median = _time(forward, device)
+            _, fwd_bwd, fwd_bwd_median = _time(forward_backward, device)
+            entry = {
+                "renderer": renderer_name, "reflectance": type(reflectance).__name__,
+                "spp": SPP if renderer_name == "mitsuba" else None,
+                "first_call_ms": 1000.0 * first,
+                "forward_ms": 1000.0 * fwd, "forward_backward_ms": 1000.0 * fwd_bwd,
+                "forward_median_ms": 1000.0 * fwd_median, "forward_backward_median_ms": 1000.0 * fwd_bwd_median,
+            }
+            print(f"   {device.type} {entry}", flush=True)
+            results["timings"].append(entry)
+    reference = {t["reflectance"]: t for t in results["timings"] if t["renderer"] == "rasterizer"}
+    for entry in results["timings"]:
+        base = reference[entry["reflectance"]]
+        entry["forward_ratio"] = entry["forward_ms"] / base["forward_ms"]
+        entry["forward_backward_ratio"] = entry["forward_backward_ms"] / base["forward_backward_ms"]
+    return results
+
+
+def _plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(device, t) for device, r in results["devices"].items() for t in r["timings"]]
+    labels = [f"{d}\n{t['renderer']}\n{t['reflectance']}" for d, t in rows]
+    x = range(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 4))
+    ax.bar([i - 0.2 for i in x], [t["forward_ms"] for _, t in rows], 0.4, label="forward")
+    ax.bar([i + 0.2 for i in x], [t["forward_backward_ms"] for _, t in rows], 0.4, label="forward+backward")
+    for i, (_, t) in zip(x, rows):
+        if t["renderer"] != "rasterizer":
+            ax.annotate(f"×{t['forward_ratio']:.1f} / ×{t['forward_backward_ratio']:.1f}",
+                        (i, max(t["forward_ms"], t["forward_backward_ms"])), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("ms per image (fastest of %d)" % REPEATS)
+    ax.set_title(f"{SIZE}×{SIZE}, {results['mesh']} ({results['triangles']} triangles), mitsuba {SPP} spp")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(output_dir: Path) -> dict:
+    """Time both renderers on CPU (and CUDA when present); write renderers.json and renderers.png."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    per_device = {device.type: _bench_device(device) for device in devices}
+    first = next(iter(per_device.values()))
+    results = {
+        "image_size": SIZE, "focal": FOCAL, "spp": SPP, "repeats": REPEATS, "mesh": first["mesh"],
+        "triangles": first["triangles"], "torch_threads": torch.get_num_threads(), "devices": per_device,
+    }
+    with atomic_write(output_dir / "renderers.json") as handle:
+        json.dump(results, handle, indent=2)
+    _plot(results, output_dir / "renderers.png")
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/results")), indent=2))
