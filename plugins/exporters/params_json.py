@@ -104,6 +104,7 @@ class ParamsExporter(Exporter):
             "landmarks": {"detected": result.landmarks_detected, "fitted": result.landmarks_fitted},
             "mesh": {"vertices": len(result.vertices), "faces": len(result.faces),
                      "texture_size": list(result.diffuse.shape[:2])},
+            "losses": result.losses,
             "info": result.info,
         }
         path = Path(folder) / f"{self.params.filename}.json"

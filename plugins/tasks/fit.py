@@ -101,9 +101,11 @@ class FitTask(Task):
             landmarks=torch.as_tensor(crop.to_crop(detected), dtype=torch.float32, device=device)[None],
             camera_principal=torch.as_tensor(principal, dtype=torch.float32, device=device)[None],
         )
-        histories = {}
+        histories, stage_seconds = {}, {}
         for stage_name, stage in context.recipe.root.stages.items():
+            stage_started = time.perf_counter()
             histories[stage_name] = run_stage(stage_name, stage, variables, components, target, context.build, label=name)
+            stage_seconds[stage_name] = round(time.perf_counter() - stage_started, 2)
         with torch.no_grad():
             result = self._result(name, image, crop, detected, variables, components, target, histories)
         folder.mkdir(parents=True, exist_ok=True)
@@ -119,6 +121,7 @@ class FitTask(Task):
             "landmark_error_iod": float(np.linalg.norm(fitted - detected, axis=1).mean() / max(eyes, 1e-6)),
         }
         row.update({f"loss_{k}": h.totals[-1] for k, h in histories.items() if h.totals})
+        row.update({f"seconds_{k}": v for k, v in stage_seconds.items()})
         pictures = [p for p in written if p.suffix == ".png"]
         preview = next((p for p in pictures if p.name == "render.png"), pictures[0] if pictures else None)
         row["preview"] = str(preview) if preview else ""

@@ -138,7 +138,7 @@ def test_example_recipe_validates(example_site):
 def test_example_recipe_runs_with_the_installed_plugin(example_site, tmp_path):
     """The example recipe (quickstart + the plugin's loss and exporter) runs for real, cut short."""
     short = ["--set", "task.image_size=96", "--set", "model.texture_size=64", "--set", "stages.landmarks.steps=20",
-             "--set", "stages.photometric.steps=3", "--set", "stages.textures.steps=3"]
+             "--set", "stages.light.steps=2", "--set", "stages.photometric.steps=3", "--set", "stages.textures.steps=3"]
     out = tmp_path / "out"
     result = facerecon_cli("run", str(EXAMPLE / "recipe.yaml"), "--output", str(out), *short, path=[example_site])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
