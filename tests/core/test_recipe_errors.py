@@ -56,7 +56,7 @@ def test_unknown_top_level_key(write_recipe, core_registry):
         f"Recipe {p} has 1 error:\n"
         f"  {p}:6: sede: unknown parameter of the recipe (did you mean 'seed'?). Accepted: facerecon, task, model, "
         "reflectance, light, renderer, encoder, face_detector, landmark_detector, dataset, exporters, stages, seed, "
-        "device, output, versions"
+        "device, output, variants, versions"
     )
 
 
