@@ -36,8 +36,18 @@ class Lighting(ComponentBase, ABC):
 
     @abstractmethod
     def environment_map(self, light: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """Lat-long radiance map (B, height, width, 3) in the camera frame.
+        """Lat-long radiance map (B, height, width, 3) in the camera frame, laid out as
+        :mod:`facerecon.envmap` defines (row 0 straight up, -y; the centre column looks along +z)."""
 
-        Row 0 is straight up (-y in the OpenCV frame), the centre column looks along +z; the
-        exact mapping is :func:`facerecon.geometry`-independent and documented by implementations.
+    def quadratic_split(self, light: torch.Tensor):
+        """Optionally split the radiance into a quadratic polynomial of the direction plus a residual.
+
+        Reflectance models can integrate the polynomial part exactly against precomputed lobe
+        moments and sample only the residual. The default (None) means "no split: sample it all".
+
+        Returns:
+            None, or ``((k (B, 3), b (B, 3, 3) [i, channel], A (B, 3, 3, 3) symmetric
+            [i, j, channel]), residual)`` with L(ω) = k + Σ b_i ω_i + Σ A_ij ω_i ω_j + residual(ω),
+            ``residual`` being (B, K, 3) coefficients of this lighting or None when zero.
         """
+        return None

@@ -16,7 +16,14 @@ class Reflectance(ComponentBase, ABC):
     All directions are unit vectors pointing away from the surface; shapes broadcast over
     leading dimensions ``(...)``: normals/wi/wo ``(..., 3)``, diffuse/specular ``(..., 3)``,
     roughness ``(..., 1)``.
+
+    Attributes:
+        brdf: name of the mathematical BRDF this component evaluates (``"lambert"``,
+            ``"redner-cook-torrance"``...). Renderers that evaluate BRDFs in their own language
+            (path tracers) recognise the BRDF by this name, never by the Python class.
     """
+
+    brdf: str = ""
 
     @abstractmethod
     def evaluate(

@@ -107,6 +107,10 @@ class ReflectanceContract(ComponentContract):
 
         return build("lighting", "sh", device=component.device)
 
+    def test_names_its_brdf(self, component):
+        """``brdf`` names the mathematical BRDF, so path tracers can recognise it."""
+        assert isinstance(component.brdf, str) and component.brdf, "set the class attribute `brdf`"
+
     @staticmethod
     def _surface(n: int, device, seed: int = 0) -> dict[str, torch.Tensor]:
         gen = torch.Generator().manual_seed(seed)

@@ -23,7 +23,7 @@ import torch
 
 from facerecon.interfaces import Lighting
 
-from .envmap import latlong_directions
+from facerecon.envmap import latlong_directions
 
 __all__ = ["SHLighting", "sh_basis", "lambert_kernel"]
 
@@ -182,7 +182,7 @@ class SHLighting(Lighting):
 
         Row i looks at θ = π(i+0.5)/height from up (−y); column j at azimuth
         φ = 2π(j+0.5)/width − π from +z towards +x; direction (sin θ sin φ, −cos θ, sin θ cos φ).
-        See :mod:`plugins.lighting.envmap` (``latlong_directions`` / ``sample_latlong``).
+        See :mod:`facerecon.envmap` (``latlong_directions`` / ``sample_latlong``).
         """
         dirs = latlong_directions(height, width, device=light.device, dtype=light.dtype)
         dirs = dirs.reshape(1, -1, 3).expand(light.shape[0], -1, -1)

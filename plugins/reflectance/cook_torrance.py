@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from facerecon.interfaces import Reflectance
 
-from plugins.lighting.envmap import latlong_directions, sample_latlong
+from facerecon.envmap import latlong_directions, sample_latlong
 
 from .specular_lobe import EPS, lobe_nodes, lookup_moments, moment_table, phong_exponent, smith_g1
 
@@ -79,6 +79,8 @@ def _tangent_frame(normal: torch.Tensor, wo: torch.Tensor) -> tuple[torch.Tensor
 
 class CookTorrance(Reflectance):
     """Lambert + normalised Blinn-Phong / Smith-Beckmann / Schlick, as redner (module docstring)."""
+
+    brdf = "redner-cook-torrance"
 
     def _roughness(self, roughness: torch.Tensor) -> torch.Tensor:
         return roughness.clamp(min=self.params.min_roughness, max=1.0)
@@ -118,10 +120,10 @@ class CookTorrance(Reflectance):
 
     def specular_radiance(self, lighting, light, normal, wo, specular, roughness) -> torch.Tensor:
         """∫ L(wi)·f_spec(wi, wo)·(n·wi) dwi for (B, N, ·) inputs -> (B, N, 3)."""
-        split = getattr(lighting, "quadratic_split", None)
+        split = lighting.quadratic_split(light)
         if split is None:
             return self._specular_by_sampling(lighting, light, normal, wo, specular, roughness)
-        polynomial, residual = split(light)
+        polynomial, residual = split
         radiance = self._specular_from_moments(polynomial, normal, wo, specular, roughness)
         if residual is not None:
             radiance = radiance + self._specular_by_sampling(lighting, residual, normal, wo, specular, roughness)

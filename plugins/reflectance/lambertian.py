@@ -13,6 +13,8 @@ __all__ = ["Lambertian"]
 class Lambertian(Reflectance):
     """Diffuse-only BRDF; ``specular`` and ``roughness`` are accepted and ignored."""
 
+    brdf = "lambert"
+
     def evaluate(self, normal, wi, wo, diffuse, specular, roughness) -> torch.Tensor:
         """f·cos = ρd/π · max(n·wi, 0) (wi towards the light, wo towards the viewer) -> (..., 3)."""
         cos_i = (normal * wi).sum(-1, keepdim=True).clamp(min=0.0)

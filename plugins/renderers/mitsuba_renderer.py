@@ -102,16 +102,13 @@ class MitsubaRenderer(Renderer):
     @staticmethod
     def _reflectance_mode(reflectance) -> tuple[bool, float]:
         """(lambertian, min_roughness) of the BSDF matching ``reflectance``."""
-        from plugins.reflectance.cook_torrance import CookTorrance
-        from plugins.reflectance.lambertian import Lambertian
-
-        if isinstance(reflectance, Lambertian):
+        if reflectance.brdf == "lambert":
             return True, 1e-3
-        if isinstance(reflectance, CookTorrance):
+        if reflectance.brdf == "redner-cook-torrance":
             return False, float(reflectance.params.min_roughness)
         raise FaceReconError(
-            f"the mitsuba renderer implements the 'lambertian' and 'cook-torrance' reflectances, "
-            f"not {type(reflectance).__name__}"
+            f"the mitsuba renderer implements the 'lambert' and 'redner-cook-torrance' BRDFs (reflectances "
+            f"'lambertian' and 'cook-torrance'), not {reflectance.brdf or type(reflectance).__name__!r}"
         )
 
     def _envmaps(self, scene: Scene, batch: int) -> torch.Tensor:

@@ -14,7 +14,7 @@ Scene translation, per batch item (one redner scene each):
 
   which reproduces :func:`facerecon.geometry.project` (pixel (0, 0) covers [0, 1)²).
 - Light: ``scene.lighting.environment_map(light, H_env, W_env)`` (row 0 up = −y, centre column
-  along +z, see :mod:`plugins.lighting.envmap`) clamped at 0 (redner's light sampling needs
+  along +z, see :mod:`facerecon.envmap`) clamped at 0 (redner's light sampling needs
   non-negative radiance). redner reads a direction ω through ``world_to_env`` as
   u = atan2(x, −z)/2π, v = acos(y)/π, so ``env_to_world = diag(−1, −1, 1)`` makes every texel
   light the direction our map assigns it: redner's incident radiance equals
@@ -134,16 +134,13 @@ class Redner(Renderer):
 
     def _diffuse_only(self, reflectance) -> bool:
         """True for ``lambertian``, False for ``cook-torrance``; other BRDFs are not redner's."""
-        from plugins.reflectance.cook_torrance import CookTorrance
-        from plugins.reflectance.lambertian import Lambertian
-
-        if isinstance(reflectance, Lambertian):
+        if reflectance.brdf == "lambert":
             return True
-        if isinstance(reflectance, CookTorrance):
+        if reflectance.brdf == "redner-cook-torrance":
             return False
         raise FaceReconError(
-            f"the 'redner' renderer implements the 'lambertian' and 'cook-torrance' reflectances only, "
-            f"not {type(reflectance).__name__}"
+            f"the 'redner' renderer implements the 'lambert' and 'redner-cook-torrance' BRDFs (reflectances "
+            f"'lambertian' and 'cook-torrance') only, not {reflectance.brdf or type(reflectance).__name__!r}"
         )
 
     def _scene(self, scene: Scene, b: int, device, faces, uvs, envmap, intrinsic, diffuse_only):

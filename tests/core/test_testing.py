@@ -82,6 +82,8 @@ class UpsideDownSky(LinearSky):
 class Diffuse(Reflectance):
     """ρ/π, shaded exactly with the light's irradiance."""
 
+    brdf = "lambert"
+
     clamp = True
 
     def evaluate(self, normal, wi, wo, diffuse, specular, roughness):

@@ -11,7 +11,7 @@ from facerecon.interfaces import BuildContext
 from facerecon.registry import Registry
 from plugins import lighting as lighting_plugin
 from plugins.lighting import SHParams
-from plugins.lighting.envmap import latlong_directions, sample_latlong
+from facerecon.envmap import latlong_directions, sample_latlong
 from plugins.lighting.sh import SHLighting, lambert_kernel, sh_basis
 
 

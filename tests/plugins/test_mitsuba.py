@@ -220,8 +220,8 @@ def test_rejects_unsupported_inputs():
     scene = scenes.sphere_scene(SH, LAMBERT, image_size=8, requires_grad=True)
     with pytest.raises(FaceReconError, match="without gradients"):
         renderer.render(scene)
-    scene = scenes.sphere_scene(SH, object(), image_size=8)
-    with pytest.raises(FaceReconError, match="lambertian"):
+    scene = scenes.sphere_scene(SH, _OtherBrdf(LambertianParams(), CONTEXT), image_size=8)
+    with pytest.raises(FaceReconError, match="not 'other'"):
         mitsuba(spp=1).render(scene)
     from plugins.renderers.mitsuba_renderer import MitsubaRenderer
 
@@ -266,3 +266,9 @@ def test_finds_a_recent_libllvm():
     assert _major("/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1") == 19
     assert _major("/usr/lib/llvm-17/lib/libLLVM-17.so") == 17
     assert _major("/usr/lib/libLLVM.so") == 0
+
+
+class _OtherBrdf(Lambertian):
+    """A reflectance whose BRDF no path tracer knows."""
+
+    brdf = "other"

@@ -176,6 +176,12 @@ def test_seeds():
 
 
 def test_unsupported_reflectance_is_an_error():
-    scene = scenes.sphere_scene(SH, object(), image_size=16)
-    with pytest.raises(FaceReconError, match="lambertian"):
+    scene = scenes.sphere_scene(SH, _OtherBrdf(LambertianParams(), CONTEXT), image_size=16)
+    with pytest.raises(FaceReconError, match="not 'other'"):
         redner().render(scene)
+
+
+class _OtherBrdf(Lambertian):
+    """A reflectance whose BRDF no path tracer knows."""
+
+    brdf = "other"
