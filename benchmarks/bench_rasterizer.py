@@ -80,7 +80,7 @@ def _bench_device(device: torch.device) -> dict:
     context = BuildContext(device, Path("."), build=None)
     name, model_vertices, faces, uvs = _mesh(device)
     lighting = SHLighting(SHParams(), context)
-    renderer = Rasterizer(RasterizerParams(image_size=SIZE), context)
+    renderer = Rasterizer(RasterizerParams(), context)
     results = {"mesh": name, "triangles": int(faces.shape[0]), "vertices": int(model_vertices.shape[0]), "timings": []}
     for batch in BATCHES:
         rotation = torch.tensor([[math.pi, 0.0, 0.0]], device=device).expand(batch, 3)

@@ -32,8 +32,7 @@ from plugins.lighting.sh import SHLighting
 from plugins.reflectance import CookTorranceParams, LambertianParams
 from plugins.reflectance.cook_torrance import CookTorrance
 from plugins.reflectance.lambertian import Lambertian
-from plugins.renderers import MitsubaParams, RasterizerParams
-from plugins.renderers.rasterizer import Rasterizer
+from facerecon.api import build
 
 SIZE, FOCAL, SPP, REPEATS = 256, 600.0, 8, 5
 
@@ -84,13 +83,12 @@ def _bench_device(device: torch.device) -> dict:
     lighting = SHLighting(SHParams(), context)
     light = lighting.initial(1)
     light[:, 1:4] = torch.tensor([-0.5, -0.8, 0.4], device=device)[:, None]
-    renderers = {"rasterizer": Rasterizer(RasterizerParams(image_size=SIZE), context)}
-    try:
-        from plugins.renderers.mitsuba_renderer import MitsubaRenderer
-
-        renderers["mitsuba"] = MitsubaRenderer(MitsubaParams(image_size=SIZE, spp=SPP), context)
-    except FaceReconError as exc:
-        print(f"   mitsuba unavailable on {device.type}: {exc}", flush=True)
+    renderers = {"rasterizer": build("renderer", "rasterizer", device=device.type)}
+    for path_tracer in ("mitsuba", "redner"):
+        try:
+            renderers[path_tracer] = build("renderer", path_tracer, device=device.type, spp=SPP)
+        except FaceReconError as exc:
+            print(f"   {path_tracer} unavailable on {device.type}: {exc}", flush=True)
     results = {"mesh": name, "triangles": int(faces.shape[0]), "timings": []}
     for reflectance in (Lambertian(LambertianParams(), context), CookTorrance(CookTorranceParams(), context)):
         def scene(v, lt, tex) -> Scene:
@@ -111,7 +109,7 @@ def _bench_device(device: torch.device) -> dict:
             _, fwd_bwd, fwd_bwd_median = _time(forward_backward, device)
             entry = {
                 "renderer": renderer_name, "reflectance": type(reflectance).__name__,
-                "spp": SPP if renderer_name == "mitsuba" else None,
+                "spp": None if renderer_name == "rasterizer" else SPP,
                 "first_call_ms": 1000.0 * first,
                 "forward_ms": 1000.0 * fwd, "forward_backward_ms": 1000.0 * fwd_bwd,
                 "forward_median_ms": 1000.0 * fwd_median, "forward_backward_median_ms": 1000.0 * fwd_bwd_median,
@@ -145,7 +143,7 @@ def _plot(results: dict, path: Path) -> None:
     ax.set_xticks(list(x))
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel("ms per image (fastest of %d)" % REPEATS)
-    ax.set_title(f"{SIZE}×{SIZE}, {results['mesh']} ({results['triangles']} triangles), mitsuba {SPP} spp")
+    ax.set_title(f"{SIZE}×{SIZE}, {results['mesh']} ({results['triangles']} triangles), path tracers {SPP} spp")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -4,7 +4,7 @@ Example::
 
     from facerecon.api import build
     model = build("morphable_model", "bfm-lite", device="cpu")
-    renderer = build("renderer", "rasterizer", image_size=256)
+    renderer = build("renderer", "rasterizer", antialias=True)
 """
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def render_reference_grid() -> np.ndarray:
     model = build("morphable_model", "bfm-lite")
     lighting = build("lighting", "sh", bands=3)
     reflectance = build("reflectance", "cook-torrance")
-    renderer = build("renderer", "rasterizer", image_size=TILE)
+    renderer = build("renderer", "rasterizer")
     with torch.no_grad():
         image = renderer.render(_scenes(model, lighting, reflectance)).image
     tiles = to_uint8(linear_to_srgb(image.clamp(0.0, 1.0)).numpy())  # (B, H, W, 3)

@@ -5,7 +5,7 @@ import torch
 
 from facerecon.interfaces import BuildContext, Loss, LossInputs
 
-from .params import GaussianPriorParams, SHPriorParams
+from .params import GaussianPriorParams
 
 __all__ = ["GaussianPrior", "SHPrior"]
 

@@ -11,9 +11,6 @@ from facerecon import hookimpl, param
 class RasterizerParams:
     """Parameters of the pure-PyTorch rasterizer."""
 
-    image_size: int = param(
-        256, "Side of the square crops tasks render at; the render itself has the camera's width x height."
-    )
     cull_backfaces: bool = param(False, "Skip triangles facing away from the camera (the mesh need not be closed).")
     antialias: bool = param(
         True, "Blend silhouette pixels with the background by analytic edge coverage (silhouette gradients)."
@@ -48,9 +45,6 @@ class RednerParams:
 class MitsubaParams:
     """Parameters of the Mitsuba 3 path tracer."""
 
-    image_size: int = param(
-        256, "Side of the square crops tasks render at; the render itself has the camera's width x height."
-    )
     spp: int = param(8, "Samples per pixel (NextFace and DeepNextFace trace 8 while optimising).")
     bounces: int = param(
         1, "Light bounces: 1 = direct light with self-shadowing (NextFace); Mitsuba's max_depth is bounces + 1."

@@ -6,12 +6,15 @@ import math
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from facerecon.errors import FaceReconError
-from facerecon.imaging import linear_to_srgb, srgb_to_linear
-from facerecon.interfaces import Camera, FaceResult, RunContext, RunSummary, Task
+from facerecon.geometry import vertex_normals
+from facerecon.io import atomic_write
+from facerecon.imaging import srgb_to_linear
+from facerecon.interfaces import Camera, FaceResult, Mesh, RunContext, RunSummary, Scene, Task
 
 from .crop import crop_around
 from .pnp import solve_pose
@@ -29,9 +32,6 @@ _PNP_POINTS = np.arange(17, 68)
 
 class FitTask(Task):
     """Fits the morphable model to every face of every input image (see :class:`FitParams`)."""
-
-    def __init__(self, params, context) -> None:
-        super().__init__(params, context)
 
     def run(self, context: RunContext) -> RunSummary:
         """Detect, crop, fit stage by stage, export; skip and report bad images; resume finished faces."""
@@ -126,8 +126,6 @@ class FitTask(Task):
         preview = next((p for p in pictures if p.name == "render.png"), pictures[0] if pictures else None)
         row["preview"] = str(preview) if preview else ""
         row["outputs"] = [str(p) for p in written]
-        from facerecon.io import atomic_write
-
         with atomic_write(folder / COMPLETE_MARKER) as handle:
             json.dump(row, handle, indent=2)
         return row
@@ -142,8 +140,6 @@ class FitTask(Task):
         height, width = image.shape[:2]
         focal_photo = float(variables.focal) / crop.scale
         renders = self._photo_renders(image, variables, components, textures, focal_photo)
-        from facerecon.geometry import vertex_normals
-
         light = variables.light.detach()
         return FaceResult(
             name=name,
@@ -171,9 +167,6 @@ class FitTask(Task):
 
     def _photo_renders(self, image, variables, components, textures, focal_photo: float) -> dict:
         """Render the fit over the whole photo (downscaled to ``render_max_side``)."""
-        from facerecon.geometry import vertex_normals
-        from facerecon.interfaces import Mesh, Scene
-
         height, width = image.shape[:2]
         scale = min(1.0, self.params.render_max_side / max(height, width))
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
@@ -194,8 +187,6 @@ class FitTask(Task):
             if key in out.extras:
                 renders[key] = out.extras[key][0].clamp(min=0).cpu().numpy()
         if scale != 1.0:
-            import cv2
-
             renders = {k: cv2.resize(v, (width, height), interpolation=cv2.INTER_LINEAR) for k, v in renders.items()}
         mask = renders["mask"][..., None] if renders["mask"].ndim == 2 else renders["mask"]
         photo = srgb_to_linear(image.astype(np.float32) / 255.0)

@@ -8,7 +8,7 @@ import torch
 from tqdm import tqdm
 
 from facerecon.geometry import vertex_normals
-from facerecon.interfaces import Camera, LossInputs, Mesh, RenderOutput, Scene
+from facerecon.interfaces import Camera, LossInputs, Mesh, RenderOutput, Scene, Textures
 
 from .variables import FaceVariables
 
@@ -93,9 +93,7 @@ def evaluate(
     )
 
 
-def _detached(textures):
-    from facerecon.interfaces import Textures
-
+def _detached(textures: Textures) -> Textures:
     return Textures(textures.diffuse.detach(), textures.specular.detach(), textures.roughness.detach())
 
 
@@ -121,7 +119,8 @@ def run_stage(
     optimiser = torch.optim.Adam(params, lr=stage.lr)
     delayed = {group: steps for group, steps in stage.delay.items() if group in stage.free}
     result = StageResult(totals=[], terms={key: [] for key in losses})
-    bar = tqdm(range(stage.steps), desc=f"{label} {name}".strip(), leave=False, dynamic_ncols=True)
+    # disable=None: a bar on terminals, nothing in logs and pipes.
+    bar = tqdm(range(stage.steps), desc=f"{label} {name}".strip(), leave=False, dynamic_ncols=True, disable=None)
     for step in bar:
         optimiser.zero_grad(set_to_none=True)
         inputs = evaluate(variables, components, target, renderer, need_render)

@@ -84,7 +84,7 @@ def test_registered():
     spec = registry.get("renderer", "rasterizer")
     params = spec.params()
     assert spec.load() is Rasterizer
-    assert params.image_size == 256 and params.cull_backfaces is False and params.background == (0.0, 0.0, 0.0)
+    assert params.cull_backfaces is False and params.background == (0.0, 0.0, 0.0)
 
 
 def test_quad_exact_coverage_and_barycentrics():
