@@ -108,18 +108,26 @@ _HIDDEN_COLUMNS = {"preview", "outputs"}
 
 
 def _print_summary(summary) -> None:
-    if summary.rows:
-        columns: list[str] = []
-        for row in summary.rows:
-            columns += [k for k in row if k not in columns and k not in _HIDDEN_COLUMNS]
-        table = Table(title=f"{len(summary.rows)} result(s) in {summary.seconds:.1f} s")
+    title = f"{len(summary.rows)} result(s) in {summary.seconds:.1f} s"
+    columns: list[str] = []
+    for row in summary.rows:
+        columns += [k for k in row if k not in columns and k not in _HIDDEN_COLUMNS]
+    if len(summary.rows) == 1:  # one result: a key/value table fits any terminal
+        table = Table(title=title)
+        table.add_column("")
+        table.add_column("value")
+        for column in columns:
+            table.add_row(column, _fmt(summary.rows[0].get(column, "")))
+        console.print(table)
+    elif summary.rows:
+        table = Table(title=title)
         for column in columns:
             table.add_column(column)
         for row in summary.rows:
-            table.add_row(*[escape(_fmt(row.get(c, ""))) for c in columns])
+            table.add_row(*[_fmt(row.get(c, "")) for c in columns])
         console.print(table)
     for item, reason in summary.skipped:
-        console.print(f"[yellow]skipped[/] {escape(str(item))}: {escape(str(reason))}")
+        console.print(f"[yellow]skipped[/] {escape(str(item))}: {escape(str(reason))}", soft_wrap=True)
 
 
 def _fmt(value) -> str:

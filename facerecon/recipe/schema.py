@@ -53,6 +53,10 @@ class Stage:
         factory=dict,
     )
     renderer: Optional[_node("renderer")] = param(None, "Renderer for this stage instead of the recipe's.")
+    lr_scale: dict[str, float] = param(
+        doc="Per-group multipliers of `lr` (e.g. {pose: 0.2} keeps the pose near the landmark fit).",
+        factory=dict,
+    )
     delay: dict[str, int] = param(
         doc="Groups from `free` that join only after this many steps (NextFace: shape joins after 100).",
         factory=dict,

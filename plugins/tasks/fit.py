@@ -37,7 +37,7 @@ class FitTask(Task):
         """Detect, crop, fit stage by stage, export; skip and report bad images; resume finished faces."""
         recipe = context.recipe.root
         for name, stage in recipe.stages.items():
-            unknown = [g for g in stage.free if g not in GROUPS]
+            unknown = [g for g in [*stage.free, *stage.lr_scale, *stage.delay] if g not in GROUPS]
             if unknown:
                 raise FaceReconError(
                     f"Stage '{name}' frees unknown parameter group(s) {', '.join(unknown)}. "

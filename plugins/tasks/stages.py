@@ -106,7 +106,8 @@ def run_stage(
     build: Callable[[Any], Any],
     label: str = "",
 ) -> StageResult:
-    """Optimise the stage's free groups for ``stage.steps`` Adam steps.
+    """Optimise the stage's free groups for ``stage.steps`` Adam steps (learning rate ``stage.lr``
+    times ``stage.lr_scale[group]``).
 
     Groups in ``stage.delay`` receive no update before their delay (their gradients are zeroed,
     and Adam moves nothing with zero moments).
@@ -115,27 +116,34 @@ def run_stage(
     renderer = build(stage.renderer) if stage.renderer is not None else None
     need_render = any(loss.needs_render for loss in losses.values())
     groups = variables.groups()
+    for group, tensors in groups.items():  # frozen groups get no gradient at all (and cost none)
+        for tensor in tensors:
+            tensor.requires_grad_(group in stage.free)
     params = [t for group in stage.free for t in groups[group]]
-    optimiser = torch.optim.Adam(params, lr=stage.lr)
+    param_groups = [{"params": groups[group], "lr": stage.lr * stage.lr_scale.get(group, 1.0)}
+                    for group in stage.free if groups[group]]
+    optimiser = torch.optim.Adam(param_groups, lr=stage.lr) if param_groups else None
     delayed = {group: steps for group, steps in stage.delay.items() if group in stage.free}
     result = StageResult(totals=[], terms={key: [] for key in losses})
     # disable=None: a bar on terminals, nothing in logs and pipes.
     bar = tqdm(range(stage.steps), desc=f"{label} {name}".strip(), leave=False, dynamic_ncols=True, disable=None)
     for step in bar:
-        optimiser.zero_grad(set_to_none=True)
+        for tensor in params:
+            tensor.grad = None
         inputs = evaluate(variables, components, target, renderer, need_render)
         total = torch.zeros((), device=target.image.device)
         for key, loss in losses.items():
             term = loss.weight * loss(inputs)
             result.terms[key].append(float(term.detach()))
             total = total + term
-        if total.requires_grad:
+        if total.requires_grad and params:
             total.backward()
         for group, delay in delayed.items():
             if step < delay:
                 for tensor in groups[group]:
                     tensor.grad = None
-        optimiser.step()
+        if optimiser is not None:
+            optimiser.step()
         value = float(total.detach())
         result.totals.append(value)
         if step % 10 == 0 or step == stage.steps - 1:

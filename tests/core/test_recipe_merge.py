@@ -178,7 +178,7 @@ def test_resolved_recipe_fills_defaults_and_versions(write_recipe, core_registry
     tree = resolved_tree(recipe, core_registry)
     assert tree["renderer"] == {"type": "widget", "size": 32, "scale": 1.0, "mode": "exact", "tags": [], "label": "base"}
     assert tree["stages"]["fit"] == {
-        "steps": 10, "lr": 0.02, "free": [], "renderer": None, "delay": {},
+        "steps": 10, "lr": 0.02, "free": [], "renderer": None, "lr_scale": {}, "delay": {},
         "losses": {"landmarks": {"type": "term", "weight": 1.0, "power": 2},
                    "prior": {"type": "term", "weight": 0.1, "power": 1}},
     }
