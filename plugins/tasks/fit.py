@@ -13,6 +13,7 @@ import torch
 from facerecon.errors import FaceReconError
 from facerecon.geometry import vertex_normals
 from facerecon.io import atomic_write
+from facerecon.runner import RESOLVED_NAME
 from facerecon.imaging import srgb_to_linear
 from facerecon.interfaces import Camera, FaceResult, Mesh, RunContext, RunSummary, Scene, Task
 
@@ -112,6 +113,11 @@ class FitTask(Task):
         written: list[Path] = []
         for exporter in exporters.values():
             written += exporter.export(result, folder)
+        resolved = context.output / RESOLVED_NAME
+        if resolved.exists():  # each face folder is self-contained: how it was made travels with it
+            with atomic_write(folder / RESOLVED_NAME) as handle:
+                handle.write(resolved.read_text())
+            written.append(folder / RESOLVED_NAME)
         fitted = result.landmarks_fitted
         eyes = np.linalg.norm(detected[36:42].mean(0) - detected[42:48].mean(0))
         row = {

@@ -78,6 +78,7 @@ def test_expected_files_are_written(astronaut_run):
     assert missing == []
     assert all((folder / name).stat().st_size > 0 for name in EXPECTED_FILES)
     assert (output / RESOLVED_NAME).is_file()
+    assert (folder / RESOLVED_NAME).read_text() == (output / RESOLVED_NAME).read_text()
     resolved = (output / RESOLVED_NAME).read_text()
     assert "image_size: 128" in resolved
 
