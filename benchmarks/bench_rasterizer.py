@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,58 +25,16 @@ from plugins.lighting.sh import SHLighting
 from plugins.reflectance import CookTorranceParams, LambertianParams
 from plugins.reflectance.cook_torrance import CookTorrance
 from plugins.reflectance.lambertian import Lambertian
+from benchmarks.common import face_mesh, time_call
 from plugins.renderers import RasterizerParams
 from plugins.renderers.rasterizer import Rasterizer
 
 SIZE, FOCAL, BATCHES, REPEATS = 256, 600.0, (1, 8), 5
 
 
-def _uv_sphere(n_lat: int = 224, n_lon: int = 224, radius: float = 90.0):
-    lat = torch.linspace(0, math.pi, n_lat + 1)
-    lon = torch.linspace(0, 2 * math.pi, n_lon + 1)
-    lat, lon = torch.meshgrid(lat, lon, indexing="ij")
-    vertices = torch.stack([lat.sin() * lon.cos(), lat.cos(), -lat.sin() * lon.sin()], -1).reshape(-1, 3) * radius
-    uvs = torch.stack([lon / (2 * math.pi), 1 - lat / math.pi], -1).reshape(-1, 2)
-    i, j = torch.meshgrid(torch.arange(n_lat), torch.arange(n_lon), indexing="ij")
-    a = (i * (n_lon + 1) + j).flatten()
-    b, c = a + n_lon + 1, a + 1
-    faces = torch.cat([torch.stack([a, b, c], 1), torch.stack([c, b, b + 1], 1)])
-    return vertices, faces, uvs
-
-
-def _mesh(device: torch.device) -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Model-frame (V, 3) vertices, faces and uvs of the benchmark mesh, and its name."""
-    try:
-        from facerecon.api import build
-
-        model = build("morphable_model", "bfm-lite", device=str(device))
-        shape = model.shape(torch.zeros(1, model.n_identity, device=device),
-                            torch.zeros(1, model.n_expression, device=device))[0]
-        return "bfm-lite", shape, model.faces, model.uvs
-    except Exception as exc:  # the benchmark still runs without the model
-        print(f"   bfm-lite unavailable ({type(exc).__name__}: {exc}); using a UV sphere", flush=True)
-        vertices, faces, uvs = _uv_sphere()
-        return "uv-sphere", vertices.to(device), faces.to(device), uvs.to(device)
-
-
-def _time(fn, device: torch.device) -> float:
-    """Median wall time of ``fn`` in seconds over REPEATS runs after one warm-up."""
-    fn()
-    times = []
-    for _ in range(REPEATS):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _bench_device(device: torch.device) -> dict:
     context = BuildContext(device, Path("."), build=None)
-    name, model_vertices, faces, uvs = _mesh(device)
+    name, model_vertices, faces, uvs = face_mesh(device)
     lighting = SHLighting(SHParams(), context)
     renderer = Rasterizer(RasterizerParams(), context)
     results = {"mesh": name, "triangles": int(faces.shape[0]), "vertices": int(model_vertices.shape[0]), "timings": []}
@@ -113,8 +69,8 @@ def _bench_device(device: torch.device) -> dict:
                 "batch": batch,
                 "reflectance": type(reflectance).__name__,
                 "covered_pixels": covered,
-                "forward_ms_per_image": 1000.0 * _time(forward, device) / batch,
-                "forward_backward_ms_per_image": 1000.0 * _time(forward_backward, device) / batch,
+                "forward_ms_per_image": 1000.0 * time_call(forward, device, REPEATS)[2] / batch,
+                "forward_backward_ms_per_image": 1000.0 * time_call(forward_backward, device, REPEATS)[2] / batch,
             }
             print(f"   {device.type} {entry}", flush=True)
             results["timings"].append(entry)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -32,47 +30,15 @@ from plugins.lighting.sh import SHLighting
 from plugins.reflectance import CookTorranceParams, LambertianParams
 from plugins.reflectance.cook_torrance import CookTorrance
 from plugins.reflectance.lambertian import Lambertian
+from benchmarks.common import face_mesh, time_call
 from facerecon.api import build
 
 SIZE, FOCAL, SPP, REPEATS = 256, 600.0, 8, 5
 
 
-def _mesh(device: torch.device) -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Model-frame (V, 3) vertices, faces and uvs of the benchmark mesh, and its name."""
-    try:
-        from facerecon.api import build
-
-        model = build("morphable_model", "bfm-lite", device=str(device))
-        shape = model.shape(torch.zeros(1, model.n_identity, device=device),
-                            torch.zeros(1, model.n_expression, device=device))[0]
-        return "bfm-lite", shape, model.faces, model.uvs
-    except Exception as exc:  # the benchmark still runs without the model
-        from facerecon.testing.scenes import uv_sphere
-
-        print(f"   bfm-lite unavailable ({type(exc).__name__}: {exc}); using a UV sphere", flush=True)
-        vertices, faces, uvs = uv_sphere(224, 224)
-        return "uv-sphere", (vertices * 90.0).to(device), faces.to(device), uvs.to(device)
-
-
-def _time(fn, device: torch.device) -> tuple[float, float, float]:
-    """(first call, fastest and median of REPEATS further calls) wall time of ``fn`` in seconds."""
-    def once() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
-
-    first = once()
-    times = [once() for _ in range(REPEATS)]
-    return first, min(times), statistics.median(times)
-
-
 def _bench_device(device: torch.device) -> dict:
     context = BuildContext(device, Path("."), build=None)
-    name, model_vertices, faces, uvs = _mesh(device)
+    name, model_vertices, faces, uvs = face_mesh(device)
     rotation = torch.tensor([[math.pi, 0.0, 0.0]], device=device)
     translation = torch.tensor([[0.0, 0.0, 500.0]], device=device)
     vertices = apply_pose(model_vertices[None], rotation, translation)
@@ -105,8 +71,8 @@ def _bench_device(device: torch.device) -> dict:
                 tex = Textures(textures.diffuse.detach().requires_grad_(), textures.specular, textures.roughness)
                 renderer.render(scene(v, lt, tex)).image.mean().backward()
 
-            first, fwd, fwd_median = _time(forward, device)
-            _, fwd_bwd, fwd_bwd_median = _time(forward_backward, device)
+            first, fwd, fwd_median = time_call(forward, device, REPEATS)
+            _, fwd_bwd, fwd_bwd_median = time_call(forward_backward, device, REPEATS)
             entry = {
                 "renderer": renderer_name, "reflectance": type(reflectance).__name__,
                 "spp": None if renderer_name == "rasterizer" else SPP,
