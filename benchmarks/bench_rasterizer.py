@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from facerecon.api import cache_dir
 from facerecon.geometry import apply_pose, vertex_normals
 from facerecon.interfaces import BuildContext, Camera, Mesh, Scene, Textures
 from facerecon.io import atomic_write
@@ -33,7 +34,7 @@ SIZE, FOCAL, BATCHES, REPEATS = 256, 600.0, (1, 8), 5
 
 
 def _bench_device(device: torch.device) -> dict:
-    context = BuildContext(device, Path("."), build=None)
+    context = BuildContext(device, cache_dir(), build=None)
     name, model_vertices, faces, uvs = face_mesh(device)
     lighting = SHLighting(SHParams(), context)
     renderer = Rasterizer(RasterizerParams(), context)

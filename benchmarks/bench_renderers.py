@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import face_mesh, time_call
+from facerecon.api import build, cache_dir
 from facerecon.errors import FaceReconError
 from facerecon.geometry import apply_pose, vertex_normals
 from facerecon.interfaces import BuildContext, Camera, Mesh, Scene, Textures
@@ -30,14 +32,12 @@ from plugins.lighting.sh import SHLighting
 from plugins.reflectance import CookTorranceParams, LambertianParams
 from plugins.reflectance.cook_torrance import CookTorrance
 from plugins.reflectance.lambertian import Lambertian
-from benchmarks.common import face_mesh, time_call
-from facerecon.api import build
 
 SIZE, FOCAL, SPP, REPEATS = 256, 600.0, 8, 5
 
 
 def _bench_device(device: torch.device) -> dict:
-    context = BuildContext(device, Path("."), build=None)
+    context = BuildContext(device, cache_dir(), build=None)
     name, model_vertices, faces, uvs = face_mesh(device)
     rotation = torch.tensor([[math.pi, 0.0, 0.0]], device=device)
     translation = torch.tensor([[0.0, 0.0, 500.0]], device=device)

@@ -135,7 +135,7 @@ class CookTorrance(Reflectance):
         batch, count = normal.shape[:2]
         cos_o = (normal * wo).sum(-1, keepdim=True)
         r = self._roughness(roughness)
-        table = moment_table(self.params.min_roughness, normal.device, normal.dtype)
+        table = moment_table(self.params.min_roughness, normal.device, normal.dtype, self.context.cache_dir)
         moments = lookup_moments(table, cos_o, r, self.params.min_roughness) * (cos_o > 0).to(normal.dtype)
         t, _ = _tangent_frame(normal, wo)
         a_flat = a.reshape(batch, 3, 9)

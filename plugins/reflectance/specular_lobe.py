@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from facerecon.io import atomic_path
 
 __all__ = [
     "phong_exponent", "smith_g1", "quadrature_nodes", "lobe_nodes", "moment_table", "lookup_moments",
@@ -124,15 +127,37 @@ def _moment_table_cpu(min_roughness: float) -> torch.Tensor:
     return torch.stack(rows).permute(2, 0, 1).contiguous()  # (14, cos, rough)
 
 
+#: Bump when the table's definition or resolution changes, so stale cached tables are not read.
+_TABLE_VERSION = 1
+
+
+def _cached_table(min_roughness: float, cache_dir: Path | None) -> torch.Tensor:
+    """The float64 table, read from ``cache_dir`` when an earlier process saved it there."""
+    if cache_dir is None:
+        return _moment_table_cpu(min_roughness)
+    shape = f"{_TABLE_COS}x{_TABLE_ROUGH}x{_TABLE_THETA}x{_TABLE_PHI}"
+    path = Path(cache_dir) / "reflectance" / f"redner-ct-moments-v{_TABLE_VERSION}-{min_roughness!r}-{shape}.pt"
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True)
+        except (OSError, RuntimeError):  # a damaged cache file is recomputed
+            pass
+    table = _moment_table_cpu(min_roughness)
+    with atomic_path(path) as tmp:
+        torch.save(table, tmp)
+    return table
+
+
 @functools.lru_cache(maxsize=16)
-def moment_table(min_roughness: float, device, dtype) -> torch.Tensor:
+def moment_table(min_roughness: float, device, dtype, cache_dir: Path | None = None) -> torch.Tensor:
     """Lobe moments (14, n_cos, n_rough): the 7 :data:`MOMENT_NAMES` with F = 1, then with F = schlick.
 
     Rows sample cos θo uniformly on [0, 1], columns √roughness uniformly on [√min_roughness, 1].
-    Computed once per process in float64 (a fraction of a second; the moments are even in φ, so
-    32 × 24 nodes over half the azimuths suffice: 5e-4 from a 48 × 64 full-circle rule).
+    Computed once in float64 (0.2 s on a quiet CPU, much longer on a busy one; the moments are
+    even in φ, so 32 × 24 nodes over half the azimuths suffice: 5e-4 from a 48 × 64 full-circle
+    rule) and kept in ``cache_dir`` when one is given, so later processes only read it.
     """
-    return _moment_table_cpu(float(min_roughness)).to(device=torch.device(device), dtype=dtype)
+    return _cached_table(float(min_roughness), cache_dir).to(device=torch.device(device), dtype=dtype)
 
 
 def lookup_moments(table: torch.Tensor, cos_o: torch.Tensor, roughness: torch.Tensor, min_roughness: float):

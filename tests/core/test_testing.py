@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from facerecon import param
+from facerecon.api import cache_dir
 from facerecon.interfaces import BuildContext, Exporter, Lighting, Loss, Reflectance
 from facerecon.io import atomic_write
 from facerecon.testing import (
@@ -39,7 +40,7 @@ class WeightParams:
 
 
 def context(device="cpu") -> BuildContext:
-    return BuildContext(torch.device(device), Path("."), build=None)
+    return BuildContext(torch.device(device), cache_dir(), build=None)
 
 
 class LinearSky(Lighting):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from facerecon.api import cache_dir
 from facerecon.errors import FaceReconError
 from facerecon.interfaces import BuildContext, Camera
 from facerecon.testing import check_tensor, scenes
@@ -25,7 +26,7 @@ from plugins.reflectance.cook_torrance import CookTorrance
 from plugins.reflectance.lambertian import Lambertian
 from plugins.renderers import MitsubaParams
 
-CONTEXT = BuildContext(torch.device("cpu"), Path("."), build=None)
+CONTEXT = BuildContext(torch.device("cpu"), cache_dir(), build=None)
 SH = SHLighting(SHParams(), CONTEXT)
 LAMBERT = Lambertian(LambertianParams(), CONTEXT)
 COOK = CookTorrance(CookTorranceParams(), CONTEXT)

@@ -18,11 +18,11 @@ asserted below:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
+from facerecon.api import cache_dir
 from facerecon.errors import FaceReconError
 from facerecon.geometry import apply_pose, vertex_normals
 from facerecon.interfaces import BuildContext, Camera, Mesh, Scene, Textures
@@ -35,7 +35,7 @@ from plugins.reflectance.lambertian import Lambertian
 from plugins.renderers import MitsubaParams, RasterizerParams
 from plugins.renderers.rasterizer import Rasterizer
 
-CONTEXT = BuildContext(torch.device("cpu"), Path("."), build=None)
+CONTEXT = BuildContext(torch.device("cpu"), cache_dir(), build=None)
 SH = SHLighting(SHParams(), CONTEXT)
 REFLECTANCES = {
     "lambertian": Lambertian(LambertianParams(), CONTEXT),
