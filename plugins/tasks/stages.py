@@ -1,6 +1,7 @@
 """Running one recipe stage: Adam over the freed groups, minimising the weighted losses."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -47,10 +48,12 @@ class Components:
     reflectance: Any
     renderer: Any
 
+    @functools.cached_property
+    def face_triangles(self) -> torch.Tensor:
+        """(F,) float: 1 for triangles whose three vertices are in the model's face region."""
+        return self.model.face_mask[self.model.faces].all(-1).float()
 
-def face_triangles(model) -> torch.Tensor:
-    """(F,) float: 1 for triangles whose three vertices are in the model's face region."""
-    return model.face_mask[model.faces].all(-1).float()
+
 
 
 def evaluate(
@@ -77,7 +80,7 @@ def evaluate(
                       lighting=components.lighting, reflectance=components.reflectance)
         render = (renderer or components.renderer).render(scene)
         tri = render.triangle_id
-        region = face_triangles(model)[tri.clamp(min=0)] * (tri >= 0).float()
+        region = components.face_triangles[tri.clamp(min=0)] * (tri >= 0).float()
     else:
         landmarks = variables.camera_vertices(model.landmarks)
     return LossInputs(
