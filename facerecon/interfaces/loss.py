@@ -23,6 +23,8 @@ class LossInputs:
         region: (B, H, W) float mask of the pixels to compare (face region), or None.
         landmarks_target: (B, 68, 2) detected landmarks in pixels, or None.
         landmarks_pred: (B, 68, 2) projected model landmarks in pixels, or None.
+        landmarks_confidence: (B, 68) confidence in [0, 1] of each detected landmark (0 for a
+            point the detector saw as hidden), or None when every point is trusted.
         coefficients: named (B, K) coefficient tensors in units of std devs
             (``identity``, ``expression``, ``albedo``) and ``light`` (B, K, 3).
         textures: the current reflectance maps, or None.
@@ -36,6 +38,7 @@ class LossInputs:
     region: torch.Tensor | None = None
     landmarks_target: torch.Tensor | None = None
     landmarks_pred: torch.Tensor | None = None
+    landmarks_confidence: torch.Tensor | None = None
     coefficients: dict[str, torch.Tensor] = field(default_factory=dict)
     textures: Textures | None = None
     base_textures: Textures | None = None
@@ -44,10 +47,12 @@ class LossInputs:
 
 
 class Loss(ComponentBase, ABC):
-    """One objective term. Its ``weight`` parameter is applied by the caller.
+    """One objective term, evaluated per face. Its ``weight`` parameter is applied by the caller.
 
-    A loss averages over the batch (a batch of identical items gives the loss of one item), so
-    weights do not depend on the batch size.
+    A loss returns one unweighted value per face, shape (B,): the task weights the terms, sums
+    them per face and reduces over the batch itself, so one face never changes another face's
+    objective (and a diverging face can be dropped without disturbing the rest). A face's value
+    must not depend on the other items of the batch.
 
     Params dataclasses of losses must have a ``weight: float`` field.
 
@@ -65,4 +70,4 @@ class Loss(ComponentBase, ABC):
 
     @abstractmethod
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
-        """The unweighted scalar loss (0-dim tensor)."""
+        """The unweighted loss of each face, (B,)."""

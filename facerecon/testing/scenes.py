@@ -333,6 +333,7 @@ def loss_inputs(model: MorphableModel | None = None, batch: int = 2, image_size:
         region=coverage.clone(),
         landmarks_target=landmarks_target,
         landmarks_pred=leaf(landmarks_target + rand(b, 68, 2, low=-4.0, high=4.0)),
+        landmarks_confidence=rand(b, 68, low=0.5, high=1.0),
         coefficients={
             "identity": leaf(rand(b, model.n_identity, low=-1.0, high=1.0)),
             "expression": leaf(rand(b, model.n_expression, low=-1.0, high=1.0)),

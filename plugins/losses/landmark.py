@@ -40,7 +40,11 @@ def point_weights(jaw: str, group_weights: dict[str, float]) -> list[float]:
 
 
 class LandmarkLoss(Loss):
-    """Σ_i w_i·‖p_i − q_i‖² / Σ_i w_i over the 68 points, averaged over the batch.
+    """Σ_i w_i·‖p_i − q_i‖² / Σ_i w_i over the 68 points, per face.
+
+    With ``use_confidence`` and ``landmarks_confidence`` in the inputs, each point's weight is
+    multiplied by the detector's confidence in it (a hidden jaw point of a turned head then
+    pulls nothing).
 
     With the defaults this is NextFace's mean squared pixel distance over the points it keeps.
     Deep3DFaceRecon divides by the point count (68) instead of Σ w: multiply its weight (1.6e-3)
@@ -53,7 +57,7 @@ class LandmarkLoss(Loss):
         self.point_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
-        """Loss from ``landmarks_pred`` and ``landmarks_target`` (B, 68, 2) pixels.
+        """(B,) loss from ``landmarks_pred`` and ``landmarks_target`` (B, 68, 2) pixels.
 
         ``normalize: image`` reads the image size from ``target`` (B, H, W, 3) or the render.
         """
@@ -67,8 +71,10 @@ class LandmarkLoss(Loss):
             squared = squared / eyes.pow(2)[:, None]
         elif self.params.normalize == "image":
             squared = squared / float(self._image_side(inputs)) ** 2
-        weights = self.point_weights.to(squared)
-        return ((squared * weights).sum(-1) / weights.sum()).mean()
+        weights = self.point_weights.to(squared).expand_as(squared)
+        if self.params.use_confidence and inputs.landmarks_confidence is not None:
+            weights = weights * inputs.landmarks_confidence.to(squared).clamp(0.0, 1.0)
+        return (squared * weights).sum(-1) / weights.sum(-1).clamp(min=1e-6)
 
     @staticmethod
     def _image_side(inputs: LossInputs) -> int:

@@ -59,6 +59,11 @@ class LandmarkParams:
         "weigh 1. Deep3DFaceRecon-like: {nose: 20, inner_mouth: 20}.",
         factory=dict,
     )
+    use_confidence: bool = param(
+        True,
+        "Multiply each point's weight by the landmark detector's confidence in it, when the detector "
+        "gives one (hidden contour points of a turned head then pull nothing).",
+    )
 
 
 @dataclass(frozen=True)

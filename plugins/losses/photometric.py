@@ -12,7 +12,7 @@ __all__ = ["PhotometricLoss"]
 
 
 class PhotometricLoss(Loss):
-    """Per image, the mean per-pixel error over the compared pixels; then the mean over the batch.
+    """Per image, the mean per-pixel error over the compared pixels.
 
     The compared pixels are ``region * render.mask`` (whichever of the two is given; every pixel
     when neither is), as soft weights. An image with no compared pixel contributes 0.
@@ -34,7 +34,7 @@ class PhotometricLoss(Loss):
         )
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
-        """Loss from ``render.image`` and ``target`` (B, H, W, 3), ``region`` and ``render.mask`` (B, H, W)."""
+        """(B,) loss from ``render.image`` and ``target`` (B, H, W, 3), ``region`` and ``render.mask`` (B, H, W)."""
         render, target = inputs.render, inputs.target
         if render is None or target is None:
             raise ValueError("The photometric loss needs a render and the target image.")
@@ -51,8 +51,7 @@ class PhotometricLoss(Loss):
         else:
             error = torch.linalg.vector_norm(diff, dim=-1)
         mask = self._mask(inputs, error)
-        per_image = (mask * error).sum((1, 2)) / mask.sum((1, 2)).clamp(min=1e-6)
-        return per_image.mean()
+        return (mask * error).sum((1, 2)) / mask.sum((1, 2)).clamp(min=1e-6)
 
     def _mask(self, inputs: LossInputs, like: torch.Tensor) -> torch.Tensor:
         """(B, H, W) weights of the compared pixels."""

@@ -24,22 +24,22 @@ class GaussianPrior(Loss):
             raise ValueError(f"gaussian-prior group weights must be non-negative, got {dict(params.groups)}.")
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
-        """Loss from ``coefficients[name]`` (B, K) for each name in ``groups``."""
+        """(B,) loss from ``coefficients[name]`` (B, K) for each name in ``groups``."""
         terms = [
-            float(w) * inputs.coefficients[name].pow(2).mean()
+            float(w) * inputs.coefficients[name].flatten(1).pow(2).mean(1)
             for name, w in self.params.groups.items()
             if name in inputs.coefficients and inputs.coefficients[name].numel() > 0
         ]
         if not terms:
-            return torch.zeros((), device=self.device)
-        return torch.stack(terms).sum()
+            return torch.zeros(_batch(inputs), device=self.device)
+        return torch.stack(terms).sum(0)
 
 
 class SHPrior(Loss):
     """mean(L²) of the light coefficients, or with ``monochrome`` mean((L − mean_rgb L)²)."""
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
-        """Loss from ``coefficients['light']`` (B, K, 3)."""
+        """(B,) loss from ``coefficients['light']`` (B, K, 3)."""
         light = inputs.coefficients.get("light")
         if light is None:
             raise ValueError("The sh-prior loss needs coefficients['light'] (B, K, 3).")
@@ -47,6 +47,14 @@ class SHPrior(Loss):
             light = light[:, 1:]
         if self.params.monochrome:
             light = light - light.mean(-1, keepdim=True)
-        if light.numel() == 0:
-            return light.sum()
-        return light.pow(2).mean()
+        if light[0].numel() == 0:
+            return light.flatten(1).sum(1)
+        return light.flatten(1).pow(2).mean(1)
+
+
+def _batch(inputs: LossInputs) -> int:
+    """B, read from any batched tensor of the inputs (1 when there is none)."""
+    for value in (*inputs.coefficients.values(), inputs.target, inputs.landmarks_target):
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            return int(value.shape[0])
+    return 1

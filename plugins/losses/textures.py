@@ -47,12 +47,13 @@ def texel_mask(model: Any, texture: torch.Tensor) -> torch.Tensor | None:
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean of (B, N, C) ``values`` over the N-entries where ``mask`` (N,) is set; 0 when none is."""
+    """Per item, the mean of (B, N, C) ``values`` over the N-entries where ``mask`` (N,) is set
+    (0 when none is) -> (B,)."""
     if mask is None:
-        return values.mean()
+        return values.flatten(1).mean(1)
     weights = mask.to(values.dtype)[None, :, None]
-    count = weights.sum() * values.shape[0] * values.shape[2]
-    return (values * weights).sum() / count.clamp(min=1.0)
+    count = weights.sum() * values.shape[2]
+    return (values * weights).sum((1, 2)) / count.clamp(min=1.0)
 
 
 def _flat(texture: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ class TextureLoss(Loss):
             )
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
-        """Σ over ``maps`` of :meth:`term`."""
+        """(B,): Σ over ``maps`` of :meth:`term`."""
         if inputs.textures is None:
             raise ValueError(f"{type(self).__name__} needs the current textures.")
         if self.needs_base and inputs.base_textures is None:
@@ -94,13 +95,13 @@ class TextureLoss(Loss):
                     f"{name}: base map {tuple(base.shape)} and map {tuple(texture.shape)} differ."
                 )
             terms.append(self.term(name, texture, base, inputs.model, texel_mask(inputs.model, texture)))
-        return torch.stack(terms).sum()
+        return torch.stack(terms).sum(0)
 
     @abstractmethod
     def term(
         self, name: str, texture: torch.Tensor, base: torch.Tensor | None, model: Any, mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """The 0-dim term of one map.
+        """The (B,) term of one map.
 
         Args:
             name: map name (``diffuse``...).
@@ -173,7 +174,7 @@ class TextureSmoothness(TextureLoss):
 
     def term(self, name, texture, base, model, mask):
         grid = None if mask is None else mask.view(texture.shape[1], texture.shape[2])
-        total = texture.new_zeros(())
+        total = texture.new_zeros(texture.shape[0])
         for axis in (1, 2):
             diff = texture.diff(dim=axis)
             pairs = None

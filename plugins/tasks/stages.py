@@ -136,7 +136,7 @@ def run_stage(
         inputs = evaluate(variables, components, target, renderer, need_render)
         total = torch.zeros((), device=target.image.device)
         for key, loss in losses.items():
-            term = loss.weight * loss(inputs)
+            term = (loss.weight * loss(inputs)).sum()
             result.terms[key].append(float(term.detach()))
             total = total + term
         if total.requires_grad and params:

@@ -101,15 +101,18 @@ class TwoSidedDiffuse(Diffuse):
 
 
 class MeanLandmarkError(Loss):
-    """Mean squared landmark distance over points and batch."""
+    """Mean squared landmark distance over the points, per face."""
 
     def __call__(self, inputs):
-        return (inputs.landmarks_pred - inputs.landmarks_target).pow(2).sum(-1).mean()
+        return (inputs.landmarks_pred - inputs.landmarks_target).pow(2).sum(-1).mean(-1)
 
 
-class SummedLandmarkError(Loss):
+class BatchMixingLandmarkError(Loss):
+    """Wrong: each face's value is the batch mean, so faces are not independent."""
+
     def __call__(self, inputs):
-        return (inputs.landmarks_pred - inputs.landmarks_target).pow(2).sum(-1).mean(-1).sum()
+        per_face = (inputs.landmarks_pred - inputs.landmarks_target).pow(2).sum(-1).mean(-1)
+        return per_face.mean().expand_as(per_face)
 
 
 class DetachedLoss(MeanLandmarkError):
@@ -192,10 +195,10 @@ def test_shade_inconsistent_with_evaluate_is_caught():
         ReflectanceContract().test_shade_matches_evaluate_integral(TwoSidedDiffuse(NoParams(), context()), lighting)
 
 
-def test_loss_summed_over_the_batch_is_caught():
-    component = SummedLandmarkError(WeightParams(), context())
-    with pytest.raises(AssertionError, match="loss of 1 item"):
-        LossContract().test_batch_mean_scale(component, scenes.loss_inputs())
+def test_loss_mixing_faces_is_caught():
+    component = BatchMixingLandmarkError(WeightParams(), context())
+    with pytest.raises(AssertionError, match="alone .* in a batch"):
+        LossContract().test_faces_are_independent(component, scenes.loss_inputs())
 
 
 def test_loss_without_gradient_is_caught():

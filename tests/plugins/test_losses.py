@@ -33,14 +33,27 @@ def registry() -> Registry:
     return registry
 
 
+class BatchMean:
+    """A built loss whose call returns the mean of its per-face values (``raw`` gives them)."""
+
+    def __init__(self, loss: Loss) -> None:
+        self.raw = loss
+
+    def __call__(self, inputs: LossInputs) -> torch.Tensor:
+        values = self.raw(inputs)
+        assert values.dim() == 1, f"a loss returns one value per face, got shape {tuple(values.shape)}"
+        return values.mean()
+
+
 @pytest.fixture(scope="module")
 def build(registry):
-    """build(name, device="cpu", **params) -> the loss, through its registered factory."""
+    """build(name, device="cpu", **params) -> the loss through its registered factory, wrapped in
+    :class:`BatchMean` so values compare as one number per batch."""
 
-    def _build(name: str, device: str = "cpu", **params) -> Loss:
+    def _build(name: str, device: str = "cpu", **params) -> BatchMean:
         spec = registry.get("loss", name)
         context = BuildContext(torch.device(device), Path(tempfile.gettempdir()), build=None)
-        return spec.load()(spec.params(**params), context)
+        return BatchMean(spec.load()(spec.params(**params), context))
 
     return _build
 
@@ -111,7 +124,7 @@ def test_registration_module_does_not_import_torch():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_every_loss_returns_a_differentiable_scalar(build, device):
+def test_every_loss_returns_one_differentiable_value_per_face(build, device):
     g = torch.Generator().manual_seed(1)
     b, h, w = 2, 16, 16
     leaves = {
@@ -143,10 +156,10 @@ def test_every_loss_returns_a_differentiable_scalar(build, device):
         "texture-smoothness": "roughness", "texture-range": "diffuse",
     }
     for name in NAMES:
-        value = build(name, device)(inputs)
-        assert value.dim() == 0 and value.dtype == torch.float32 and value.device.type == device, name
-        assert torch.isfinite(value) and value.item() > 0, name
-        (grad,) = torch.autograd.grad(value, leaves[used[name]])
+        value = build(name, device).raw(inputs)
+        assert value.shape == (b,) and value.dtype == torch.float32 and value.device.type == device, name
+        assert torch.isfinite(value).all() and (value > 0).all(), name
+        (grad,) = torch.autograd.grad(value.sum(), leaves[used[name]])
         assert torch.isfinite(grad).all() and grad.abs().sum() > 0, name
 
 
@@ -219,6 +232,19 @@ def test_landmark_batch_is_the_mean_of_single_images_and_gradient_descends(build
     assert after < before
     with pytest.raises(ValueError, match="landmarks_pred"):
         loss(LossInputs(landmarks_target=target))
+
+
+def test_landmark_confidence_weighs_each_point(build):
+    target = landmarks(2)
+    pred = target.clone()
+    pred[:, 3, 0] += 10.0  # one point 10 px off on both faces
+    confidence = torch.ones(2, 68)
+    confidence[0, 3] = 0.0  # face 0's detector marks it hidden
+    inputs = LossInputs(landmarks_pred=pred, landmarks_target=target, landmarks_confidence=confidence)
+    values = build("landmark", jaw="all").raw(inputs)
+    assert values[0].item() == 0.0 and values[1].item() == pytest.approx(100.0 / 68, rel=1e-5)
+    ignoring = build("landmark", jaw="all", use_confidence=False).raw(inputs)
+    assert torch.allclose(ignoring, torch.full((2,), 100.0 / 68))
 
 
 # --- photometric --------------------------------------------------------------------------------
@@ -337,8 +363,8 @@ def test_gaussian_prior_values_missing_groups_and_descent(build):
     assert loss(LossInputs(coefficients=coefficients)).item() == pytest.approx(expected.item(), rel=1e-6)
     zeros = {k: torch.zeros_like(v) for k, v in coefficients.items()}
     assert loss(LossInputs(coefficients=zeros)).item() == 0.0
-    nothing = loss(LossInputs(coefficients={"light": torch.ones(2, 9, 3)}))
-    assert nothing.dim() == 0 and nothing.item() == 0.0
+    nothing = loss.raw(LossInputs(coefficients={"light": torch.ones(2, 9, 3)}))
+    assert nothing.shape == (2,) and (nothing == 0).all()
     before, after = descends(lambda c: loss(LossInputs(coefficients={"identity": c})), coefficients["identity"], 0.5)
     assert after < before
 
