@@ -1,6 +1,6 @@
 """Abstract interfaces of every component kind, and the typed data passed between them."""
 from .base import BuildContext, ComponentBase
-from .data import Camera, FaceBox, FaceResult, Mesh, RenderOutput, Sample, Scene, Textures
+from .data import Camera, FaceBox, FaceResult, Landmarks, Mesh, RenderOutput, Sample, Scene, Textures
 from .dataset import Dataset
 from .detectors import FaceDetector, LandmarkDetector
 from .encoder import Encoder
@@ -28,7 +28,7 @@ INTERFACES = {
 }
 
 __all__ = [
-    "BuildContext", "ComponentBase", "Camera", "FaceBox", "FaceResult", "Mesh", "RenderOutput",
+    "BuildContext", "ComponentBase", "Camera", "FaceBox", "FaceResult", "Landmarks", "Mesh", "RenderOutput",
     "Sample", "Scene", "Textures", "Dataset", "FaceDetector", "LandmarkDetector", "Encoder",
     "Exporter", "Lighting", "Loss", "LossInputs", "MorphableModel", "Reflectance", "Renderer",
     "RunContext", "RunSummary", "Task", "INTERFACES",

@@ -15,7 +15,7 @@ import torch
 
 from ..geometry import project
 
-__all__ = ["Camera", "Mesh", "Textures", "Scene", "RenderOutput", "FaceBox", "Sample", "FaceResult"]
+__all__ = ["Camera", "Mesh", "Textures", "Scene", "RenderOutput", "FaceBox", "Landmarks", "Sample", "FaceResult"]
 
 
 @dataclass
@@ -141,6 +141,20 @@ class FaceBox:
     def area(self) -> float:
         """Box area in square pixels."""
         return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+
+@dataclass
+class Landmarks:
+    """The 68 iBUG landmarks of one face, with the detector's confidence in each.
+
+    Attributes:
+        points: (68, 2) float32 pixel coordinates (x right, y down, pixel centres at +0.5).
+        confidence: (68,) float32 in [0, 1]; 0 marks a point the detector saw as hidden or
+            unreliable (losses then ignore it), 1 a point it is sure of.
+    """
+
+    points: np.ndarray
+    confidence: np.ndarray
 
 
 @dataclass

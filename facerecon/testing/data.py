@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ..interfaces import FaceBox, FaceResult, Sample, Task
+from ..interfaces import FaceBox, FaceResult, Landmarks, Sample, Task
 from ..recipe.schema import SLOTS
 from ..registry import ComponentSpec
 from . import scenes
@@ -105,6 +105,16 @@ class LandmarkDetectorContract(ComponentContract):
         assert points[36:48, 1].mean() < points[48:68, 1].mean(), "eyes (36-47) should be above the mouth (48-67)"
         assert points[36:42, 0].mean() < points[42:48, 0].mean(), "the subject's right eye (36-41) is on the image left"
         assert points[8, 1] == points[0:17, 1].max(), "point 8 is the chin, the lowest jaw point"
+
+    def test_locate_gives_a_confidence_per_point(self, component):
+        located = component.locate(astronaut(), ASTRONAUT_FACE)
+        assert isinstance(located, Landmarks), "locate() must return facerecon.interfaces.Landmarks"
+        assert located.points.shape == (68, 2) and np.isfinite(located.points).all()
+        assert located.confidence.shape == (68,), "one confidence per landmark"
+        assert np.all((located.confidence >= 0) & (located.confidence <= 1)), "confidences lie in [0, 1]"
+        assert located.confidence.mean() > 0.5, "a frontal, well-lit face should be found with confidence"
+        detected = component.detect(astronaut(), ASTRONAUT_FACE)
+        assert np.abs(located.points - detected).max() < 1.0, "locate() and detect() should agree"
 
 
 class ExporterContract(ComponentContract):
