@@ -105,6 +105,8 @@ def run(state: _State, recipe: Path, input_, output, sets, device, seed) -> None
 
 #: Row keys that are for other tools (file paths), not for the printed table.
 _HIDDEN_COLUMNS = {"preview", "outputs"}
+#: More columns than this, in at most this many rows, print transposed (a column per row).
+_WIDE = 8
 
 
 def _print_summary(summary) -> None:
@@ -118,6 +120,14 @@ def _print_summary(summary) -> None:
         table.add_column("value")
         for column in columns:
             table.add_row(column, _fmt(summary.rows[0].get(column, "")))
+        console.print(table)
+    elif len(columns) > _WIDE and len(summary.rows) <= _WIDE:  # few results, many values: one column each
+        table = Table(title=title)
+        table.add_column(columns[0])
+        for row in summary.rows:
+            table.add_column(_fmt(row.get(columns[0], "")))
+        for column in columns[1:]:
+            table.add_row(column, *[_fmt(row.get(column, "")) for row in summary.rows])
         console.print(table)
     elif summary.rows:
         table = Table(title=title)

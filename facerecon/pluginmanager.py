@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.encoders",
     "plugins.datasets",
     "plugins.exporters",
+    "plugins.evaluation",
 )
 
 #: Set to 1/true/yes to skip third-party entry points (built-ins still load).

@@ -60,6 +60,7 @@ def run_recipe(
     builder = Builder(host.registry, torch_device, cache_dir(), recipe)
     task = builder("task")
     started = time.perf_counter()
-    summary = task.run(RunContext(recipe=recipe, build=builder, input=input, output=out, seed=root.seed, debug=debug))
+    summary = task.run(RunContext(recipe=recipe, build=builder, input=input, output=out, seed=root.seed, debug=debug,
+                                   host=host))
     summary.seconds = summary.seconds or time.perf_counter() - started
     return summary

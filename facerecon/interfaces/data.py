@@ -166,12 +166,16 @@ class Sample:
         image: (H, W, 3) uint8 sRGB, or None when it could not be read.
         path: source file, if any.
         error: why the image could not be read (the batch reports it and goes on).
+        truth: ground-truth file of the photo (a :class:`facerecon.evaluation.truth.FaceTruth` written
+            by :func:`facerecon.evaluation.truth.save_truth`), for datasets with known geometry; None
+            for ordinary photos.
     """
 
     name: str
     image: np.ndarray | None
     path: Path | None = None
     error: str | None = None
+    truth: Path | None = None
 
 
 @dataclass
@@ -198,6 +202,7 @@ class FaceResult:
         coefficients: named coefficient vectors (identity, expression, ...).
         landmarks_detected: (68, 2) pixels, or None.
         landmarks_fitted: (68, 2) pixels, or None.
+        landmark_vertices: (68,) vertex index of each landmark (iBUG-68 order), or None.
         envmap: (He, We, 3) linear lat-long environment map, or None.
         renders: named (H, W, 3) float linear images (``render``, ``overlay``, ``diffuse_shading``...).
         losses: per stage, the list of total loss values per step.
@@ -220,6 +225,7 @@ class FaceResult:
     coefficients: dict[str, np.ndarray] = field(default_factory=dict)
     landmarks_detected: np.ndarray | None = None
     landmarks_fitted: np.ndarray | None = None
+    landmark_vertices: np.ndarray | None = None
     envmap: np.ndarray | None = None
     renders: dict[str, np.ndarray] = field(default_factory=dict)
     losses: dict[str, list[float]] = field(default_factory=dict)

@@ -23,6 +23,9 @@ class RunContext:
         output: the output folder (exists).
         seed: random seed.
         debug: whether ``--debug`` was given.
+        host: the plugin host (:class:`facerecon.pluginmanager.PluginHost`) the run was loaded
+            with, for tasks that run other recipes (:func:`facerecon.runner.run_recipe`); None
+            outside ``run_recipe``.
     """
 
     recipe: Any
@@ -31,6 +34,7 @@ class RunContext:
     output: Path
     seed: int = 0
     debug: bool = False
+    host: Any = None
 
 
 @dataclass

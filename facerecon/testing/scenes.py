@@ -275,6 +275,7 @@ def face_result(name: str = "sphere", image_size: int = 64, texture_size: int = 
         coefficients={"identity": np.zeros(4, np.float32), "expression": np.zeros(2, np.float32)},
         landmarks_detected=(landmarks + rng.normal(0, 1.0, landmarks.shape)).astype(np.float32),
         landmarks_fitted=landmarks.astype(np.float32),
+        landmark_vertices=model.landmarks.numpy(),
         envmap=np.linspace(0.2, 1.0, 16 * 32 * 3, dtype=np.float32).reshape(16, 32, 3),
         renders={"render": render, "mask": mask, "diffuse_shading": mask[..., None].repeat(3, -1) * 0.8},
         losses={"landmarks": [float(v) for v in np.geomspace(100.0, 1.0, 20)],

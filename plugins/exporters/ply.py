@@ -12,10 +12,11 @@ import numpy as np
 import trimesh
 
 from facerecon.interfaces import Exporter, FaceResult
+from facerecon.imaging import sample_map
 from facerecon.io import atomic_path
 
 from .frames import to_frame
-from .maps import encode, sample_map
+from .maps import encode
 
 __all__ = ["PlyExporter", "vertex_colors"]
 

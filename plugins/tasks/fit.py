@@ -164,6 +164,7 @@ class FitTask(Task):
             coefficients={k: v[0].detach().cpu().numpy() for k, v in variables.coefficients().items() if k != "light"},
             landmarks_detected=detected,
             landmarks_fitted=crop.to_photo(inputs.landmarks_pred[0].cpu().numpy()),
+            landmark_vertices=model.landmarks.cpu().numpy(),
             envmap=components.lighting.environment_map(light, *self.params.envmap_size)[0].cpu().numpy(),
             renders=renders,
             losses={k: h.totals for k, h in histories.items()},
