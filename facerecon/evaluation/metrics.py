@@ -15,6 +15,7 @@ NoW reports the median, mean and standard deviation of all those distances
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,17 +101,13 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return normals / np.maximum(length, 1e-12)
 
 
-def _incident_triangles(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """(V, K) triangle indices around each vertex, padded with -1."""
+def _incident_triangles(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles around each vertex as compressed rows: ``(starts (V + 1,), triangles)``; the
+    triangles of vertex v are ``triangles[starts[v]:starts[v + 1]]``."""
     flat = faces.reshape(-1)
     order = np.argsort(flat, kind="stable")
-    counts = np.bincount(flat, minlength=n_vertices)
-    width = max(int(counts.max(initial=0)), 1)
-    table = np.full((n_vertices, width), -1, dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(len(flat)) - np.repeat(starts, counts)
-    table[flat[order], rank] = order // 3
-    return table
+    starts = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=n_vertices))])
+    return starts, order // 3
 
 
 def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,21 +192,23 @@ class SurfaceIndex:
     def closest(self, queries: np.ndarray, chunk: int = 4096) -> ClosestPoints:
         """Closest surface points of (N, 3) ``queries``."""
         queries = np.asarray(queries, np.float64)
+        starts, triangles = self.incident
         parts = [(np.empty((0, 3)), np.empty(0, np.int64), np.empty((0, 3)), np.empty(0))]
         for start in range(0, len(queries), chunk):
             p = queries[start:start + chunk]
             _, nearest = self.tree.query(p, k=self.neighbours)
-            nearest = self.used[nearest.reshape(len(p), self.neighbours)]
-            candidates = self.incident[nearest].reshape(len(p), -1)  # (n, k*K), -1 padded
-            valid = candidates >= 0
-            tri = np.where(valid, candidates, 0)
-            corners = self.vertices[self.faces[tri]]  # (n, C, 3, 3)
-            closest, bary = _closest_on_triangles(p[:, None, :], corners[..., 0, :], corners[..., 1, :],
-                                                  corners[..., 2, :])
-            dist = np.where(valid, np.linalg.norm(closest - p[:, None, :], axis=-1), np.inf)
-            best = dist.argmin(1)
-            rows = np.arange(len(p))
-            parts.append((closest[rows, best], tri[rows, best], bary[rows, best], dist[rows, best]))
+            nearest = self.used[nearest.reshape(len(p), self.neighbours)].ravel()
+            counts = starts[nearest + 1] - starts[nearest]
+            # One candidate per (query, triangle around one of its nearest vertices), grouped by query.
+            owner = np.repeat(np.repeat(np.arange(len(p)), self.neighbours), counts)
+            offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            tri = triangles[np.repeat(starts[nearest], counts) + offset]
+            corners = self.vertices[self.faces[tri]]
+            closest, bary = _closest_on_triangles(p[owner], corners[:, 0], corners[:, 1], corners[:, 2])
+            dist = np.linalg.norm(closest - p[owner], axis=-1)
+            order = np.lexsort((dist, owner))
+            best = order[np.searchsorted(owner[order], np.arange(len(p)))]  # the nearest candidate of each query
+            parts.append((closest[best], tri[best], bary[best], dist[best]))
         return ClosestPoints(*(np.concatenate(column) for column in zip(*parts)))
 
 
@@ -219,19 +218,32 @@ def closest_points(queries: np.ndarray, vertices: np.ndarray, faces: np.ndarray)
     return SurfaceIndex(vertices, faces).closest(queries)
 
 
+def _rotation(rotvec: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation by the angle |rotvec| about rotvec (Rodrigues)."""
+    angle = float(np.linalg.norm(rotvec))
+    if angle < 1e-15:
+        return np.eye(3)
+    k = rotvec / angle
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * cross + (1.0 - math.cos(angle)) * cross @ cross
+
+
 def icp(scan: np.ndarray, vertices: np.ndarray, faces: np.ndarray, initial: Similarity, scale: bool = False,
-        iterations: int = 30, sample: int = 2000, tolerance: float = 1e-3, seed: int = 0) -> Similarity:
-    """Refine the transform of a mesh onto scan points by iterative closest points (point-to-surface).
+        iterations: int = 30, sample: int = 2000, tolerance: float = 1e-4, seed: int = 0) -> Similarity:
+    """Refine the transform of a mesh onto scan points, minimising the scan-to-mesh distances
+    (as NoW's rigid alignment does) by point-to-plane ICP.
 
     Each iteration finds, for (a fixed random subset of) the scan points, the closest points of
-    the transformed mesh surface and refits the transform that carries those surface points onto
-    the scan points, as NoW's rigid scan-to-mesh alignment minimises scan-to-mesh distances.
+    the transformed mesh and solves the linearised least-squares problem for the small motion
+    (rotation about the scan's centroid, translation, and scale if asked) that moves those points
+    along their surface normals onto the scan points. Point-to-plane steps let the surface slide
+    along itself, which point-to-point ICP does only slowly.
 
     Args:
         scan: (N, 3) ground-truth points; vertices (V, 3) and faces (F, 3): the predicted mesh.
         initial: transform of the mesh to start from (e.g. from landmarks).
         scale: also fit a scale.
-        iterations: most iterations; stops earlier when the mean distance changes by less than
+        iterations: most iterations; stops earlier when the RMS distance improves by less than
             ``tolerance`` mm.
         sample: number of scan points used per iteration (all when fewer).
     Returns:
@@ -240,19 +252,28 @@ def icp(scan: np.ndarray, vertices: np.ndarray, faces: np.ndarray, initial: Simi
     scan = np.asarray(scan, np.float64)
     if len(scan) > sample:
         scan = scan[np.random.default_rng(seed).choice(len(scan), sample, replace=False)]
+    vertices = np.asarray(vertices, np.float64)
     surface = SurfaceIndex(vertices, faces)
-    transform = initial
-    previous = np.inf
+    corners = vertices[surface.faces]
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    face_normals /= np.maximum(np.linalg.norm(face_normals, axis=1, keepdims=True), 1e-12)
+    centre = scan.mean(0)
+    transform, best, best_distance = initial, initial, math.inf  # best: lowest RMS distance seen
     for _ in range(iterations):
         # Query the fixed mesh with the scan moved into the mesh's frame (the inverse transform).
-        local = (scan - transform.translation) @ transform.rotation / transform.scale
-        found = surface.closest(local)
-        transform = similarity_fit(found.points, scan, scale=scale)
-        mean = float(found.distances.mean()) * transform.scale
-        if abs(previous - mean) < tolerance:
+        found = surface.closest((scan - transform.translation) @ transform.rotation / transform.scale)
+        distance = float(np.sqrt((found.distances ** 2).mean())) * transform.scale
+        if distance > best_distance - tolerance:  # converged (or overshot from a poor start)
             break
-        previous = mean
-    return transform
+        best, best_distance = transform, distance
+        points = transform(found.points) - centre
+        normals = transform.rotate(face_normals[found.triangles])
+        columns = [np.cross(points, normals), normals] + ([(points * normals).sum(1, keepdims=True)] if scale else [])
+        residual = ((scan - centre - points) * normals).sum(1)
+        step = np.linalg.lstsq(np.concatenate(columns, axis=1), residual, rcond=None)[0]
+        rotation, factor = _rotation(step[:3]), 1.0 + (float(step[6]) if scale else 0.0)
+        transform = transform.then(Similarity(rotation, centre - factor * rotation @ centre + step[3:6], factor))
+    return best
 
 
 def distance_stats(distances: np.ndarray) -> dict[str, float]:
