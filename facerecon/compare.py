@@ -4,6 +4,12 @@ Writes into the comparison folder: one sub-folder per variant (its normal run ou
 ``comparison.md`` and ``comparison.csv`` (one row per variant and face, then per-variant means),
 ``comparison.png`` (bar plots of the numeric columns) and ``grid_<face>.png`` (each variant's
 preview image of that face, stacked and labelled).
+
+When the inputs carry ground truth (samples with ``truth``, e.g. the ``synthetic-faces``
+dataset), every variant also writes :data:`~facerecon.evaluation.prediction.PREDICTION_FILE` per
+face (through the exporter named :data:`PREDICTION_EXPORTER`) and each face's row gets the
+accuracy metrics of :func:`facerecon.evaluation.scoring.score_prediction` (geometry in mm,
+landmarks, albedo, light, PSNR), so recipes compare on accuracy and time in one table.
 """
 from __future__ import annotations
 
@@ -19,7 +25,11 @@ from .errors import FaceReconError
 from .io import atomic_path, atomic_write
 from .pluginmanager import PluginHost
 
-__all__ = ["Variant", "ComparisonResult", "collect_variants", "run_comparison"]
+__all__ = ["Variant", "ComparisonResult", "collect_variants", "run_comparison", "PREDICTION_EXPORTER"]
+
+#: The registered exporter that writes prediction files (the built-in evaluation plugin's); a
+#: comparison on inputs with ground truth adds it to every variant when it is registered.
+PREDICTION_EXPORTER = "prediction"
 
 
 @dataclass(frozen=True)
@@ -87,9 +97,15 @@ def run_comparison(
         load_recipe(variant.recipe, host.registry, tuple(sets) + variant.sets)
     for variant in variants:
         folder = output / _slug(variant.name)
-        summary = run_recipe(variant.recipe, host, tuple(sets) + variant.sets, input, str(folder), device, seed, debug)
+        truths = _samples_with_truth(variant, host, tuple(sets), input)
+        extra = ()
+        if truths and PREDICTION_EXPORTER in host.registry.names("exporter"):
+            extra = (f"exporters._comparison_prediction={{type: {PREDICTION_EXPORTER}}}",)
+        summary = run_recipe(variant.recipe, host, tuple(sets) + variant.sets + extra, input, str(folder), device, seed,
+                             debug)
         for row in summary.rows:
-            result.rows.append({"variant": variant.name, **row})
+            accuracy = _accuracy(row, folder, truths) if truths else {}
+            result.rows.append({"variant": variant.name, **row, **accuracy})
         for item, reason in summary.skipped:
             result.rows.append({"variant": variant.name, "face": item, "status": f"skipped: {reason}"})
     output.mkdir(parents=True, exist_ok=True)
@@ -97,6 +113,33 @@ def run_comparison(
     result.files += _write_plot(result.rows, output)
     result.files += _write_grids(result.rows, output)
     return result
+
+
+def _samples_with_truth(variant: Variant, host: PluginHost, sets: tuple[str, ...], input: str | None) -> dict:
+    """The variant's input samples that carry ground truth, by name (empty for ordinary photos)."""
+    from .api import cache_dir, resolve_device
+    from .recipe import Builder, load_recipe
+
+    recipe = load_recipe(variant.recipe, host.registry, sets + variant.sets, {"dataset.input": input})
+    if recipe.root.dataset is None:
+        return {}
+    dataset = Builder(host.registry, resolve_device("cpu"), cache_dir(), recipe)("dataset")
+    return {sample.name: sample for sample in dataset if sample.truth is not None and sample.error is None}
+
+
+def _accuracy(row: dict[str, Any], folder: Path, samples: dict) -> dict[str, float]:
+    """The accuracy metrics of one result row's face against its sample's truth (empty without both)."""
+    from .evaluation.prediction import PREDICTION_FILE, load_prediction
+    from .evaluation.scoring import score_prediction
+    from .evaluation.truth import load_truth
+
+    face = str(row.get("face", ""))
+    name = face if face in samples else face.rsplit("_face", 1)[0]
+    path = folder / face / PREDICTION_FILE
+    if name not in samples or row.get("status") not in ("ok", "resumed") or not path.is_file():
+        return {}
+    sample = samples[name]
+    return score_prediction(load_prediction(path), load_truth(sample.truth), sample.image).metrics
 
 
 def _numeric_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -115,7 +158,7 @@ def _means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mine = [r for r in rows if r["variant"] == variant and r.get("status") in ("ok", "resumed")]
         mean: dict[str, Any] = {"variant": variant, "face": f"mean of {len(mine)}"}
         for key in numeric:
-            values = [r[key] for r in mine if isinstance(r.get(key), (int, float))]
+            values = [r[key] for r in mine if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
             mean[key] = sum(values) / len(values) if values else math.nan
         out.append(mean)
     return out

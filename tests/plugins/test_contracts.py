@@ -19,6 +19,8 @@ REGISTRY = load_plugins().registry  # built-ins only: tests/conftest.py disables
 #: Smaller settings for components whose defaults are slow on a CPU (only fields that exist are used).
 FAST_PARAMS: dict[tuple[str, str], dict] = {
     ("encoder", "timm"): {"backbone": "resnet18", "out_features": 32, "input_size": 64},
+    ("dataset", "synthetic-faces"): {"count": 2, "spp": 2,
+                                     "draw": {"image_size": [96, 96], "face_px": [60, 70], "texture_size": 64}},
 }
 
 #: Contract class attributes per component (e.g. the noise of a path tracer).
