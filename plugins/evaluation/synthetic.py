@@ -23,9 +23,10 @@ import numpy as np
 
 from facerecon.errors import FaceReconError
 from facerecon.evaluation.draw import draw_truth
-from facerecon.evaluation.truth import load_truth, save_truth
+from facerecon.evaluation.truth import save_truth
 from facerecon.imaging import ImageReadError, read_image, write_image
 from facerecon.interfaces import BuildContext, Dataset, Sample
+from facerecon.io import atomic_write
 from facerecon.recipe import ComponentNode
 
 from . import SyntheticFacesParams
@@ -87,10 +88,6 @@ class SyntheticFaces(Dataset):
             except ImageReadError as exc:
                 yield Sample(name=name, image=None, path=photo, error=str(exc), truth=truth)
 
-    def truth(self, name: str):
-        """The :class:`~facerecon.evaluation.truth.FaceTruth` of a sample (generating it if needed)."""
-        return load_truth(self.folder / f"{name}.truth.npz")
-
     def _generate(self, index: int, photo: Path, truth_path: Path) -> None:
         from .backgrounds import background
         from .photo import render_photo
@@ -103,8 +100,8 @@ class SyntheticFaces(Dataset):
             truth, background(rng, params.backgrounds, width, height), params.spp, seed=params.seed * 100003 + index,
             noise=params.noise, rng=rng)
         self.folder.mkdir(parents=True, exist_ok=True)
-        settings = self.folder / "settings.json"
-        if not settings.exists():
-            settings.write_text(json.dumps(self.settings, indent=2, sort_keys=True) + "\n")
+        if not (self.folder / "settings.json").exists():  # what the folder's key stands for
+            with atomic_write(self.folder / "settings.json") as handle:
+                handle.write(json.dumps(self.settings, indent=2, sort_keys=True) + "\n")
         save_truth(truth, truth_path)
         write_image(photo, image)  # last: a photo on disk means its truth is complete
