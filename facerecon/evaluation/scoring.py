@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..envmap import latlong_directions
 from ..imaging import linear_to_srgb, sample_map
 from ..landmarks import IBUG68_GROUPS, OUTER_EYE_CORNERS
 from .metrics import (Similarity, angles_deg, closest_points, distance_stats, icp, psnr, scaled_rmse,
@@ -180,8 +181,6 @@ def envmap_irradiance(envmap: np.ndarray, normals: np.ndarray) -> np.ndarray:
     Returns:
         (N, 3) irradiance, integrated over the map's texels.
     """
-    from ..envmap import latlong_directions
-
     height, width = envmap.shape[:2]
     directions = latlong_directions(height, width, dtype=torch.float64).numpy().reshape(-1, 3)
     theta = (np.arange(height) + 0.5) * math.pi / height

@@ -6,11 +6,13 @@ Cook-Torrance) with the painted albedo as its base colour, lit by a ``directiona
 ``constant`` ambient emitter (not a spherical-harmonics environment), path traced with
 interreflections (``path``, ``max_depth`` 4) into an RGBA film. The render is composited over the
 background in linear RGB with the film's alpha, sRGB-encoded, given sensor noise and quantised
-to 8 bits. The camera is the OpenCV pinhole of the truth (principal point at the image centre),
-set up as facerecon's Mitsuba renderer does.
+to 8 bits. The model has no mouth interior: what shows through an open mouth (the polygon of the
+inner-lip landmarks) is a dark throat, not the background. The camera is the OpenCV pinhole of
+the truth (principal point at the image centre), set up as facerecon's Mitsuba renderer does.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facerecon.evaluation.truth import FaceTruth
@@ -21,6 +23,8 @@ __all__ = ["render_photo"]
 
 #: Mitsuba's principled ``specular`` parameter s gives a normal-incidence reflectance of 0.08·s.
 _SPECULAR_TO_F0 = 0.08
+#: Linear RGB seen through an open mouth (the model has no mouth interior): a dark throat.
+_MOUTH = np.array([0.03, 0.012, 0.01])
 
 
 def _mesh(mi, truth: FaceTruth, bsdf):
@@ -38,6 +42,15 @@ def _mesh(mi, truth: FaceTruth, bsdf):
     params["faces"] = mi.UInt32(faces.ravel())
     params.update()
     return mesh
+
+
+def _mouth(truth: FaceTruth) -> np.ndarray:
+    """(H, W) coverage in [0, 1] of the mouth opening: the polygon of the projected inner-lip landmarks."""
+    width, height = truth.image_size
+    mask = np.zeros((height, width), np.uint8)
+    corners = np.round(truth.landmarks[60:68] * 16).astype(np.int32)
+    cv2.fillPoly(mask, [corners], 255, cv2.LINE_AA, 4)
+    return mask.astype(np.float64) / 255.0
 
 
 def render_photo(truth: FaceTruth, background: np.ndarray, spp: int, seed: int, noise: float,
@@ -78,8 +91,11 @@ def render_photo(truth: FaceTruth, background: np.ndarray, spp: int, seed: int, 
     })
     rgba = np.asarray(mi.render(scene, spp=spp, seed=seed), np.float64)
     alpha = np.clip(rgba[..., 3], 0.0, 1.0)
+    behind = srgb_to_linear(background).astype(np.float64)
+    mouth = _mouth(truth)[..., None]
+    behind = behind * (1.0 - mouth) + _MOUTH * mouth
     # The film averages samples that missed (radiance 0): its colour is premultiplied by alpha.
-    linear = rgba[..., :3] + (1.0 - alpha[..., None]) * srgb_to_linear(background).astype(np.float64)
+    linear = rgba[..., :3] + (1.0 - alpha[..., None]) * behind
     srgb = linear_to_srgb(np.clip(linear, 0.0, 1.0)) * 255.0 + rng.normal(0.0, noise, linear.shape)
     photo = np.clip(np.rint(srgb), 0, 255).astype(np.uint8)
 

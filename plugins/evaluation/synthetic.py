@@ -34,7 +34,7 @@ from . import SyntheticFacesParams
 __all__ = ["SyntheticFaces", "FORMAT"]
 
 #: Bump when the drawing or the rendering changes: every cached set is regenerated.
-FORMAT = 1
+FORMAT = 2
 
 
 def _fingerprint(model) -> str:

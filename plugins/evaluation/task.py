@@ -12,6 +12,7 @@ faces every variant reconstructed.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -51,6 +52,23 @@ class _Photo:
         return self.image if self.image is not None else read_image(self.path)
 
 
+class _Truths:
+    """The photos' truth files by name, read when asked for (a few are kept: each is megabytes)."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+        self._load = functools.lru_cache(maxsize=4)(load_truth)
+
+    def get(self, name: str) -> FaceTruth | None:
+        """The truth of photo ``name``, or None when it has none."""
+        path = self.paths.get(name)
+        return None if path is None else self._load(path)
+
+    def first(self) -> FaceTruth | None:
+        """Any one truth (they share the model), or None."""
+        return self.get(next(iter(self.paths))) if self.paths else None
+
+
 def _flow(value) -> str:
     """A value as one line of YAML (for a ``--set`` override)."""
     return yaml.safe_dump(value, default_flow_style=True, width=1 << 20).strip()
@@ -77,7 +95,7 @@ class EvaluateTask(Task):
             load_recipe(recipe_path, registry, sets)
         device = context.recipe.root.device
         settings = ScoreSettings(params.crop_radius, params.scale, params.icp_iterations)
-        truths = {p.name: load_truth(p.truth) for p in photos if p.truth is not None}
+        truths = _Truths({p.name: p.truth for p in photos if p.truth is not None})
 
         records: list[FaceRecord] = []
         for name, sets in variants.items():
@@ -122,7 +140,7 @@ class EvaluateTask(Task):
         return photos, skipped
 
     @staticmethod
-    def _score_variant(variant: str, summary, folder: Path, photos: list[_Photo], truths: dict[str, FaceTruth],
+    def _score_variant(variant: str, summary, folder: Path, photos: list[_Photo], truths: _Truths,
                        settings: ScoreSettings) -> list[FaceRecord]:
         """Score every reconstructed face of one variant's run."""
         done = [row for row in summary.rows if row.get("status") in ("ok", "resumed")]
@@ -152,7 +170,7 @@ class EvaluateTask(Task):
                                       score.geometry.vertex_errors, score.geometry.surface_errors))
         return records
 
-    def _report(self, output: Path, records: list[FaceRecord], photos: list[_Photo], truths: dict[str, FaceTruth],
+    def _report(self, output: Path, records: list[FaceRecord], photos: list[_Photo], truths: _Truths,
                 recipe_path: Path) -> list[dict]:
         """Write the table, summary and plots; return the printed rows."""
         variants = list(dict.fromkeys(r.variant for r in records))
@@ -174,7 +192,7 @@ class EvaluateTask(Task):
         write_summary(summary, output)
         if self.params.plots:
             plot_errors(records, common, output / "errors.png")
-            reference = next(iter(truths.values()), None)
+            reference = truths.first()
             if reference is not None and "mean-face" in reference.baselines:
                 plot_heatmap(records, common, reference.baselines["mean-face"], np.asarray(reference.faces),
                              output / "heatmap.png")
