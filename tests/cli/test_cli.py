@@ -221,3 +221,17 @@ def test_help_of_every_command(cli, path, command):
 def test_version(cli):
     result = cli("--version", plugins=[])
     assert result.exit_code == 0 and facerecon.__version__ in result.output
+
+
+def test_few_wide_results_print_one_column_each(capsys, monkeypatch):
+    """Three results with twelve values: a column per result, a row per value (fits a terminal)."""
+    from facerecon.cli import _print_summary
+    from facerecon.interfaces import RunSummary
+
+    monkeypatch.setenv("COLUMNS", "120")
+    values = {f"metric_{i}": i + 0.5 for i in range(11)}
+    _print_summary(RunSummary(rows=[{"variant": name, **values} for name in ("full", "landmarks", "mean-face")]))
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if "variant" in line)
+    assert all(name in header for name in ("full", "landmarks", "mean-face"))
+    assert sum(line.startswith("│ metric_") for line in lines) == 11
