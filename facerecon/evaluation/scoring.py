@@ -19,7 +19,8 @@ prediction is missing):
 ``light_rmse``                RMS difference of the (unshadowed) irradiance on camera-facing
                               surfaces after the best scale per channel, over the RMS of the truth's;
                               the prediction's irradiance integrates its environment map
-``light_deg``                 angle between the normal its light makes brightest and the sun
+``light_deg``                 angle between the normal its light makes brightest and the sun (NaN
+                              for a light without a brightest side, e.g. ambient only)
 ``psnr_db``                   PSNR of the sRGB render against the photo on the face region pixels
                               the render covers
 ``coverage``                  fraction of the face region pixels the render covers
@@ -61,6 +62,8 @@ METRICS = ("v2v_median", "v2v_mean", "v2v_std", "p2s_median", "p2s_mean", "p2s_s
 #: Pixels covered at least this much count as rendered (edges are blended with the background).
 _COVERED = 0.99
 _REC709 = np.array([0.2126, 0.7152, 0.0722])
+#: A light whose brightest and darkest camera-facing irradiance differ less than this has no direction.
+_DIRECTIONAL = 1.05
 
 
 @dataclass(frozen=True)
@@ -245,8 +248,10 @@ def score_prediction(prediction: Prediction, truth: FaceTruth, photo: np.ndarray
         predicted, expected = envmap_irradiance(prediction.envmap, normals), truth.irradiance(normals)
         rmse, _ = scaled_rmse(predicted, expected)
         metrics["light_rmse"] = rmse / float(np.sqrt((expected ** 2).mean()))
-        brightest = normals[int(np.argmax(predicted @ _REC709))]
-        metrics["light_deg"] = float(angles_deg(brightest[None], np.asarray(truth.sun_direction)[None])[0])
+        luminance = predicted @ _REC709
+        if luminance.max() > _DIRECTIONAL * max(luminance.min(), 1e-12):  # a light with a brightest side
+            brightest = normals[int(np.argmax(luminance))]
+            metrics["light_deg"] = float(angles_deg(brightest[None], np.asarray(truth.sun_direction)[None])[0])
 
     if truth.region is not None:
         metrics.update(_photometric(prediction, photo, np.asarray(truth.region, bool)))

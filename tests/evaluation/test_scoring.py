@@ -125,6 +125,9 @@ def test_light_of_an_ideal_sh_fit(truth):
     metrics = score_prediction(prediction, truth).metrics
     assert metrics["light_rmse"] < 0.08 and metrics["light_deg"] < 3.0, metrics
     assert math.isnan(metrics["psnr_db"]) and math.isnan(metrics["albedo_rmse"])
+    ambient = dataclasses.replace(prediction, envmap=sh.environment_map(sh.initial(1), 64, 128)[0].numpy())
+    metrics = score_prediction(ambient, truth).metrics
+    assert metrics["light_rmse"] > 0.2 and math.isnan(metrics["light_deg"])  # no sun: no direction to compare
 
 
 def test_albedo_and_landmarks_of_the_truth_itself(truth):
