@@ -114,6 +114,7 @@ class _Canvas:
         return self._draw(lambda m: cv2.circle(m, middle, radius, 255, -1, cv2.LINE_AA, self.SHIFT))
 
     def blend(self, mask: np.ndarray, colour: np.ndarray, softness_mm: float, opacity: float = 1.0) -> None:
+        """Paint ``colour`` through ``mask``, its edges blurred by ``softness_mm``, at ``opacity``."""
         sigma = softness_mm * self.texels_per_mm
         if sigma > 0.3:
             mask = cv2.GaussianBlur(mask, (0, 0), sigma)
