@@ -75,10 +75,9 @@ class SyntheticFacesParams:
 
 @dataclass(frozen=True)
 class PredictionParams:
-    """prediction.npz: what the evaluate task scores (mesh, landmarks, albedo, light, render)."""
+    """prediction.npz: what the evaluate task scores (mesh, landmarks, albedo, environment map, render)."""
 
     filename: str = param("prediction", "File stem of the .npz file.")
-    directions: int = param(1024, "Number of directions (spread over the sphere) the light's irradiance is stored at.")
 
 
 @dataclass(frozen=True)
