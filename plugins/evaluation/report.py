@@ -200,6 +200,6 @@ def plot_heatmap(records: list[FaceRecord], faces: set[str], mean_face: np.ndarr
         image = ax.tripcolor(mesh, np.nan_to_num(values), shading="gouraud", cmap="inferno", vmin=0.0, vmax=limit_mm)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        ax.set_title(f"{variant}\nmean {np.nanmean(values):.2f} mm", fontsize=9)
+        ax.set_title(f"{variant}\naverage over vertices {np.nanmean(values):.2f} mm", fontsize=9)
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="mean vertex-to-vertex error (mm)")
     return _figure(path, fig)
