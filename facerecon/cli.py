@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import traceback
 import typing
+import warnings
 from pathlib import Path
 
 import click
@@ -13,9 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import FaceReconError
-from .params import field_doc, is_required
+from .params import field_doc, field_limits, is_required
 from .pluginmanager import PluginHost, load_plugins
-from .registry import KINDS
+from .registry import PluginWarning
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -31,7 +33,11 @@ class _State:
     @property
     def host(self) -> PluginHost:
         if self._host is None:
-            self._host = load_plugins(self.plugin_modules, self.disabled)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PluginWarning)  # printed below, once, without a source line
+                self._host = load_plugins(self.plugin_modules, self.disabled)
+            for message in self._host.registry.warnings:
+                err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
         return self._host
 
 
@@ -203,10 +209,25 @@ def plugins(state: _State) -> None:
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(list(KINDS)), help="Only this kind.")
+@click.pass_obj
+def kinds(state: _State) -> None:
+    """List component kinds: what they do, their recipe slot and the plugin that added them."""
+    table = Table(title="facerecon kinds")
+    for column in ("kind", "recipe slot", "components", "plugin", "description"):
+        table.add_column(column)
+    for kind in state.host.registry.kinds.values():
+        count = str(len(state.host.registry.names(kind.name)))
+        table.add_row(*map(escape, (kind.name, kind.slot or "-", count, kind.provider, kind.doc)))
+    console.print(table)
+
+
+@main.command()
+@click.option("--kind", metavar="KIND", help="Only this kind (see `facerecon kinds`).")
 @click.pass_obj
 def components(state: _State, kind: str | None) -> None:
     """List registered components by kind."""
+    if kind is not None:
+        state.host.registry.kind(kind)  # an unknown kind is an error with a did-you-mean
     table = Table(title="facerecon components")
     for column in ("kind", "name", "plugin", "summary"):
         table.add_column(column)
@@ -217,21 +238,26 @@ def components(state: _State, kind: str | None) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("kind")
 @click.argument("name")
 @click.pass_obj
 def describe(state: _State, kind: str, name: str) -> None:
-    """Show a component's parameters: types, defaults and documentation."""
+    """Show a component's parameters: types, limits, defaults and documentation.
+
+    KIND is a component kind (`facerecon kinds` lists them), NAME a registered component.
+    """
     from .recipe.validate import describe_type
 
     spec = state.host.registry.get(kind, name)
     summary = f" — {escape(spec.summary)}" if spec.summary else ""
     console.print(f"[bold]{kind} {escape(name)}[/]{summary}  (plugin {escape(spec.provider)})")
-    doc = (spec.params.__doc__ or "").strip()
+    doc = inspect.cleandoc(spec.params.__doc__ or "")
     if doc and not doc.startswith(spec.params.__name__ + "("):
         console.print(doc, markup=False)
     if spec.requires:
         console.print("recipe needs: " + ", ".join(spec.requires), markup=False)
+    for slot, names in spec.needs.items():
+        console.print(f"works only with the {slot}: " + ", ".join(names), markup=False)
     hints = typing.get_type_hints(spec.params, include_extras=True)
     table = Table()
     for column in ("parameter", "type", "default", "description"):
@@ -243,7 +269,9 @@ def describe(state: _State, kind: str, name: str) -> None:
             default = repr(f.default)
         else:
             default = repr(f.default_factory())  # type: ignore[misc]
-        table.add_row(*map(escape, (f.name, describe_type(hints[f.name]), default, field_doc(f))))
+        limits = field_limits(f).describe()
+        kind_text = describe_type(hints[f.name]) + (f" ({limits})" if limits else "")
+        table.add_row(*map(escape, (f.name, kind_text, default, field_doc(f))))
     console.print(table)
 
 
