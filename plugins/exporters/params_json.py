@@ -14,7 +14,9 @@ import numpy as np
 from facerecon.interfaces import Exporter, FaceResult
 from facerecon.io import atomic_write
 
-from .frames import extrinsic_matrix, intrinsic_matrix, rotation_matrix
+from facerecon.geometry import euler_to_matrix
+
+from .frames import extrinsic_matrix, intrinsic_matrix
 
 __all__ = ["ParamsExporter", "LandmarksExporter", "CONVENTIONS", "to_jsonable", "write_json",
            "landmark_errors"]
@@ -89,7 +91,7 @@ class ParamsExporter(Exporter):
             "pose": {
                 "rotation_euler": result.rotation,
                 "euler_convention": "xyz radians, R = Rz*Ry*Rx",
-                "rotation_matrix": rotation_matrix(result.rotation),
+                "rotation_matrix": euler_to_matrix(result.rotation),
                 "translation_mm": result.translation,
             },
             "camera": {
