@@ -1,8 +1,7 @@
-"""Names of the optimisable parameter groups that recipes free, scale and delay.
+"""Names of the parameter groups the core itself declares (pure Python, read by recipe validation).
 
-The camera's groups are the same for every recipe; the model and the light add their own (their
-params dataclasses declare them with ``parameter_groups()``). An alias stands for several groups.
-Pure Python: the recipe validator reads these names before anything heavy is imported.
+Components declare their own groups (see :mod:`facerecon.layout`, and ``parameter_groups()`` on
+their params for validation); the camera's are the core's. An alias stands for several groups.
 """
 from __future__ import annotations
 
@@ -10,14 +9,14 @@ from typing import Iterable
 
 __all__ = ["CAMERA_GROUPS", "GROUP_ALIASES", "expand_groups"]
 
-#: The camera's parameter groups, name -> what it holds.
+#: The camera's groups: name -> one-line doc.
 CAMERA_GROUPS: dict[str, str] = {
-    "rotation": "head rotation: Euler angles in radians (R = Rz·Ry·Rx)",
-    "translation": "head translation in mm (optimised in dm, so one learning rate suits every group)",
+    "rotation": "head rotation (Euler angles in radians, R = Rz·Ry·Rx, when optimised)",
+    "translation": "head translation in mm (optimised in dm)",
     "focal": "focal length in pixels (optimised as its logarithm)",
 }
 
-#: A name standing for several groups.
+#: Names that stand for several groups in recipes.
 GROUP_ALIASES: dict[str, tuple[str, ...]] = {
     "pose": ("rotation", "translation"),
 }

@@ -195,6 +195,8 @@ class FaceResult:
         rotation: (3,) Euler angles in radians (R = Rz·Ry·Rx).
         translation: (3,) mm.
         light: (K, 3) lighting coefficients.
+        lighting: what produced ``light``: ``{"type": registered name, "params": {...},
+            "convention": one sentence on the coefficients' meaning}`` (empty when unknown).
         coefficients: named coefficient vectors (identity, expression, ...).
         landmarks_detected: (68, 2) pixels, or None.
         landmarks_fitted: (68, 2) pixels, or None.
@@ -217,6 +219,7 @@ class FaceResult:
     rotation: np.ndarray
     translation: np.ndarray
     light: np.ndarray
+    lighting: dict[str, Any] = field(default_factory=dict)
     coefficients: dict[str, np.ndarray] = field(default_factory=dict)
     landmarks_detected: np.ndarray | None = None
     landmarks_fitted: np.ndarray | None = None

@@ -11,14 +11,18 @@ from facerecon import hookimpl, param
 class FitParams:
     """Parameters of the ``fit`` task (NextFace-style optimisation per face).
 
-    The schedule itself lives in the recipe's ``stages``: which parameter groups are free
-    (pose, focal, identity, expression, light, albedo, textures), steps, learning rate, losses.
+    The schedule itself lives in the recipe's ``stages``: which parameter groups are free (the
+    camera's rotation, translation (``pose`` = both) and focal, the model's identity, expression,
+    albedo and textures, the lighting's light), steps, learning rate, losses.
     """
 
     faces: Literal["all", "largest"] = param("all", "Fit every detected face, or only the largest one per image.")
     image_size: int = param(256, "Side in pixels of the square face crop the fit renders and compares.")
     crop_margin: float = param(1.6, "Crop side relative to the landmarks' extent.")
     focal: float = param(2.0, "Initial focal length in units of the crop side (2.0 ≈ 28° field of view).")
+    batch_size: int = param(
+        1, "Faces fitted together (from one or several images); each face's result is the same as alone. "
+        "Larger batches are faster per face, on a GPU especially.")
     resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run.")
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.")
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.")
