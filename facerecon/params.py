@@ -31,7 +31,7 @@ from typing import Annotated, Any
 from .errors import FaceReconError
 
 __all__ = [
-    "param", "REQUIRED", "Limits", "ParamError", "Component", "ParameterGroup", "GroupName",
+    "param", "REQUIRED", "Limits", "ParamError", "Component", "ParameterGroupName", "GroupName",
     "field_doc", "field_limits", "is_required",
 ]
 
@@ -143,7 +143,7 @@ class Component:
 
 
 @dataclass(frozen=True)
-class ParameterGroup:
+class ParameterGroupName:
     """Type marker for the name of an optimisable parameter group (``pose``, ``identity``...).
 
     The validator checks every such name against the groups of the recipe: the camera's
@@ -152,7 +152,7 @@ class ParameterGroup:
 
 
 #: A parameter-group name; usable as a field type, a list item or a mapping key.
-GroupName = Annotated[str, ParameterGroup()]
+GroupName = Annotated[str, ParameterGroupName()]
 
 
 def field_doc(f: dataclasses.Field) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from ..groups import CAMERA_GROUPS, GROUP_ALIASES
-from ..params import Component, Limits, ParamError, ParameterGroup, field_doc, field_limits, is_required
+from ..params import Component, Limits, ParamError, ParameterGroupName, field_doc, field_limits, is_required
 from ..registry import Registry, did_you_mean
 from .errors import Issue, RecipeError
 from .schema import FORMAT_VERSION, ComponentNode, recipe_schema
@@ -55,7 +55,7 @@ def describe_type(tp: Any) -> str:
         component = _marker(tp, Component)
         if component is not None:
             return f"{component.kind} component"
-        return "parameter group" if _marker(tp, ParameterGroup) is not None else describe_type(args[0])
+        return "parameter group" if _marker(tp, ParameterGroupName) is not None else describe_type(args[0])
     if origin is Literal:
         return "one of " + "|".join(str(a) for a in args)
     if origin in (Union, types.UnionType):
@@ -190,7 +190,7 @@ class Validator:
                 node = self.component(component.kind, value, path)
                 return node, node is not None
             converted, ok = self.value(args[0], value, path, limits)
-            if ok and _marker(tp, ParameterGroup) is not None:
+            if ok and _marker(tp, ParameterGroupName) is not None:
                 self.group_refs.append((path, converted))
             return converted, ok
         if origin in (Union, types.UnionType):

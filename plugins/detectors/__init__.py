@@ -27,7 +27,7 @@ _MIN_SIZE_DOC = "Smallest face side searched by the Haar cascade, in pixels."
 class DlibFaceParams:
     """Parameters of dlib's HOG + linear SVM frontal face detector."""
 
-    upsample: int = param(1, _UPSAMPLE_DOC)
+    upsample: int = param(1, _UPSAMPLE_DOC, ge=0, le=4)
     min_score: float = param(0.5, _MIN_SCORE_DOC)
 
 
@@ -35,20 +35,20 @@ class DlibFaceParams:
 class OpenCVFaceParams:
     """Parameters of OpenCV's Haar cascade frontal face detector."""
 
-    scale_factor: float = param(1.1, _SCALE_DOC)
-    min_neighbors: int = param(5, _NEIGHBORS_DOC)
-    min_size: int = param(30, _MIN_SIZE_DOC)
+    scale_factor: float = param(1.1, _SCALE_DOC, gt=1)
+    min_neighbors: int = param(5, _NEIGHBORS_DOC, ge=0)
+    min_size: int = param(30, _MIN_SIZE_DOC, ge=1)
 
 
 @dataclass(frozen=True)
 class AutoFaceParams:
     """Parameters of the ``auto`` detector: dlib first, OpenCV's Haar cascade when dlib finds none."""
 
-    upsample: int = param(1, "dlib: " + _UPSAMPLE_DOC)
+    upsample: int = param(1, "dlib: " + _UPSAMPLE_DOC, ge=0, le=4)
     min_score: float = param(0.5, "dlib: " + _MIN_SCORE_DOC)
-    scale_factor: float = param(1.1, "OpenCV fallback: " + _SCALE_DOC)
-    min_neighbors: int = param(5, "OpenCV fallback: " + _NEIGHBORS_DOC)
-    min_size: int = param(30, "OpenCV fallback: " + _MIN_SIZE_DOC)
+    scale_factor: float = param(1.1, "OpenCV fallback: " + _SCALE_DOC, gt=1)
+    min_neighbors: int = param(5, "OpenCV fallback: " + _NEIGHBORS_DOC, ge=0)
+    min_size: int = param(30, "OpenCV fallback: " + _MIN_SIZE_DOC, ge=1)
 
 
 @dataclass(frozen=True)

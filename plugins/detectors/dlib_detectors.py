@@ -15,7 +15,7 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector
 
 from . import DlibFaceParams, DlibLandmarkParams
-from .common import DetectorSetupError, best_first, check_param
+from .common import DetectorSetupError, best_first
 
 __all__ = ["PREDICTOR_FILE", "default_predictor_path", "DlibFaceDetector", "DlibLandmarkDetector"]
 
@@ -63,7 +63,6 @@ class DlibFaceDetector(FaceDetector):
 
     def __init__(self, params: DlibFaceParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        check_param(params.upsample >= 0, "face_detector 'dlib'", f"upsample must be >= 0, got {params.upsample}")
         self._detector = import_dlib().get_frontal_face_detector()
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:

@@ -13,7 +13,7 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector
 
 from . import OpenCVFaceParams
-from .common import DetectorSetupError, best_first, check_param
+from .common import DetectorSetupError, best_first
 
 __all__ = ["CASCADE_FILE", "OpenCVFaceDetector"]
 
@@ -45,10 +45,6 @@ class OpenCVFaceDetector(FaceDetector):
 
     def __init__(self, params: OpenCVFaceParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        name = "face_detector 'opencv'"
-        check_param(params.scale_factor > 1.0, name, f"scale_factor must be > 1, got {params.scale_factor}")
-        check_param(params.min_neighbors >= 0, name, f"min_neighbors must be >= 0, got {params.min_neighbors}")
-        check_param(params.min_size >= 1, name, f"min_size must be >= 1 pixel, got {params.min_size}")
         self._cascade = _load_cascade()
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:

@@ -104,11 +104,6 @@ class Redner(Renderer):
         self._pyredner, self._redner = _import_pyredner()
         self._pyredner.set_print_timing(False)
         self._calls = itertools.count()
-        if params.spp < 1 or params.max_bounces < 1 or params.envmap_height < 2:
-            raise FaceReconError(
-                f"redner needs spp >= 1, max_bounces >= 1 (the light is an environment map) and envmap_height >= 2, "
-                f"got {params.spp}, {params.max_bounces}, {params.envmap_height}"
-            )
 
     def render(self, scene: Scene) -> RenderOutput:
         """Render ``scene`` to (B, camera.height, camera.width, ·) images (module docstring)."""

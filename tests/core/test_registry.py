@@ -6,7 +6,10 @@ import dataclasses
 import pytest
 
 from facerecon.pluginmanager import DEFAULT_PLUGINS, load_plugins
-from facerecon.registry import KINDS, Registry, RegistryError
+from facerecon.kinds import BUILTIN_KINDS
+from facerecon.registry import Registry, RegistryError
+
+KINDS = [kind.name for kind in BUILTIN_KINDS]
 
 TEST = "facerecon_test_components"
 
@@ -70,7 +73,8 @@ def test_get_unknown_name_and_kind(core_registry):
     assert str(info.value) == "No encoder named 'resnet'. Installed: none."
     with pytest.raises(RegistryError) as info:
         core_registry.get("renderers", "widget")
-    assert str(info.value) == f"Unknown component kind 'renderers'. Known kinds: {', '.join(KINDS)}."
+    assert str(info.value) == (
+        f"Unknown component kind 'renderers' (did you mean 'renderer'?). Known kinds: {', '.join(KINDS)}.")
 
 
 def test_factory_loads_lazily(core_registry):
