@@ -163,16 +163,20 @@ def test_missing_or_invalid_model_path(context, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "build",
+    "name, params, message",
     [
-        lambda c: DlibFaceDetector(DlibFaceParams(upsample=-1), c),
-        lambda c: OpenCVFaceDetector(OpenCVFaceParams(scale_factor=1.0), c),
-        lambda c: OpenCVFaceDetector(OpenCVFaceParams(min_size=0), c),
+        ("dlib", {"upsample": -1}, "upsample: must be >= 0 and <= 4, got -1"),
+        ("opencv", {"scale_factor": 1.0}, "scale_factor: must be > 1, got 1.0"),
+        ("opencv", {"min_size": 0}, "min_size: must be >= 1, got 0"),
     ],
 )
-def test_bad_parameters_are_reported(context, build):
-    with pytest.raises(DetectorSetupError):
-        build(context)
+def test_bad_parameters_are_reported_when_validating(name, params, message):
+    from facerecon.api import build
+    from facerecon.recipe import RecipeError
+
+    with pytest.raises(RecipeError) as info:
+        build("face_detector", name, **params)
+    assert message in str(info.value)
 
 
 def test_landmark_groups_cover_all_68_once():
