@@ -139,8 +139,8 @@ def test_describe_table(cli):
     assert lines[1] == "Parameters of the widget renderer."
     rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in lines if line.startswith("│")]
     assert rows == [
-        ["size", "int", "64", "Image side in pixels."],
-        ["scale", "float", "1.0", "Scale factor."],
+        ["size", "int (>= 1)", "64", "Image side in pixels."],
+        ["scale", "float (> 0)", "1.0", "Scale factor."],
         ["mode", "one of fast|exact", "'fast'", "Speed/accuracy trade-off."],
         ["tags", "list[str]", "[]", "Free-form labels."],
         ["label", "str", "(required)", "A name that must be given."],

@@ -21,8 +21,8 @@ class JobParams:
 class WidgetParams:
     """Parameters of the widget renderer."""
 
-    size: int = param(64, "Image side in pixels.")
-    scale: float = param(1.0, "Scale factor.")
+    size: int = param(64, "Image side in pixels.", ge=1)
+    scale: float = param(1.0, "Scale factor.", gt=0)
     mode: Literal["fast", "exact"] = param("fast", "Speed/accuracy trade-off.")
     tags: list[str] = param(doc="Free-form labels.", factory=list)
     label: str = param(doc="A name that must be given.")
