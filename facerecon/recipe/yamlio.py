@@ -183,8 +183,9 @@ def parse_yaml(text: str, source: str, locations: Locations) -> Any:
     Raises:
         RecipeError: invalid YAML, a refused tag or value, too deep, recursive or too many values.
     """
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters already here
         node = loader.get_single_node()
     except _TooDeep as exc:
         raise RecipeError(source, [Issue(f"{source}:{exc.mark.line + 1}", "",
@@ -197,7 +198,8 @@ def parse_yaml(text: str, source: str, locations: Locations) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         raise RecipeError(source, [Issue(where, "", f"invalid YAML: {problem}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return None
     builder = _TreeBuilder(source, locations)
@@ -344,9 +346,8 @@ def parse_set(assignment: str) -> tuple[tuple[str, ...], Any]:
 
 def set_value(tree: dict, path: tuple[str, ...], value: Any, locations: Locations, label: str) -> None:
     """Set ``tree[path] = value`` in place, creating mappings on the way; a ``type`` change
-    replaces the node (its old parameters belong to another component). A null over an existing
-    key removes it, as ``key: null`` does under ``extends`` (see :class:`DeletedAt`)."""
-    deleting = value is None and _exists(tree, path)
+    replaces the node (its old parameters belong to another component). A null removes the key,
+    as ``key: null`` does under ``extends`` (see :class:`DeletedAt`)."""
     node = tree
     for part in path[:-1]:
         child = node.get(part)
@@ -365,7 +366,7 @@ def set_value(tree: dict, path: tuple[str, ...], value: Any, locations: Location
     node[path[-1]] = value
     for key in [k for k in locations if len(k) > len(path) and k[: len(path)] == path]:
         del locations[key]  # the lines of what the new value replaced
-    locations[path] = DeletedAt(label) if deleting else label
+    locations[path] = DeletedAt(label) if value is None else label
 
 
 def apply_sets(tree: dict, assignments: list[str] | tuple[str, ...], locations: Locations) -> dict:

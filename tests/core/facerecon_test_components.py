@@ -4,7 +4,7 @@ which built-ins exist. Registration only; the implementations live in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 from facerecon import hookimpl, param
 
@@ -34,6 +34,7 @@ class GadgetParams:
 
     zoom: float = param(2.0, "Zoom factor.")
     label: str = param(doc="A name that must be given.")
+    limit: Optional[int] = param(8, "Most items drawn; null: no limit.", ge=1)
 
 
 @dataclass(frozen=True)
