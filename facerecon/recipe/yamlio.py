@@ -55,12 +55,17 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 floats (``1e-3``, ``2E5``) and a bounded nesting depth."""
+class _Resolver(yaml.resolver.Resolver):
+    """PyYAML's implicit types plus YAML 1.2 floats (``1e-3``, ``2E5``)."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+
+_Resolver.add_implicit_resolver(_CORE + "float", _YAML12_FLOAT, list("-+.0123456789"))
+
+
+class _DepthLimit:
+    """Composer hook refusing nodes nested deeper than :data:`MAX_DEPTH`."""
+
+    _depth = 0
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
         self._depth += 1
@@ -72,7 +77,30 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
-_Loader.add_implicit_resolver(_CORE + "float", _YAML12_FLOAT, list("-+.0123456789"))
+if yaml.__with_libyaml__:
+    class _Loader(_DepthLimit, yaml._yaml.CParser, yaml.composer.Composer, _Resolver):
+        """LibYAML's scanner and parser (linear time, where PyYAML's scanner is quadratic in the
+        nesting of flow collections) with PyYAML's composer, so that nesting is bounded."""
+
+        def __init__(self, stream: str) -> None:
+            yaml._yaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            _Resolver.__init__(self)
+
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+        get_single_node = yaml.composer.Composer.get_single_node
+else:  # pragma: no cover - PyYAML built without LibYAML
+    class _Loader(_DepthLimit, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                  yaml.composer.Composer, _Resolver):
+        """PyYAML's pure-Python reader, scanner and parser with a bounded nesting depth."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _Resolver.__init__(self)
 
 
 def _short_tag(tag: str) -> str:

@@ -3,6 +3,7 @@ and aliases cannot blow up or recurse."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -67,12 +68,16 @@ def test_control_characters_name_their_line(tmp_path, core_registry):
     p = tmp_path / "nul.yaml"
     p.write_text(GOOD.lstrip() + "output: a\x00b\n")
     [issue] = issues(p, core_registry)
-    assert issue.startswith(f"{p}:6: invalid YAML: special characters are not allowed")
+    assert re.match(rf"{re.escape(str(p))}:6: invalid YAML: (control|special) characters are not allowed", issue)
 
 
 def test_deep_nesting_is_refused(write_recipe, core_registry):
-    p = write_recipe(GOOD + "variants: " + "[" * 5000 + "]" * 5000 + "\n")
+    p = write_recipe(GOOD + "variants: " + "[" * 200 + "]" * 200 + "\n")
     assert issues(p, core_registry) == [f"{p}:6: nested more than {MAX_DEPTH} levels deep"]
+    deeper = write_recipe(GOOD + "variants: " + "[" * 5000 + "]" * 5000 + "\n", "deeper.yaml")
+    [issue] = issues(deeper, core_registry)  # LibYAML stops at 1000 levels itself
+    assert re.match(rf"{re.escape(str(deeper))}:6: (nested more than {MAX_DEPTH} levels deep|invalid YAML: "
+                    "exceeded maximum nesting depth)", issue)
     blocks = write_recipe(GOOD + "".join(f"{'  ' * i}k{i}:\n" for i in range(200)), "blocks.yaml")
     assert issues(blocks, core_registry) == [f"{blocks}:{6 + MAX_DEPTH - 1}: nested more than {MAX_DEPTH} levels deep"]
 
