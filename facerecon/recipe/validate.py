@@ -9,6 +9,7 @@ unknown parameter-group names, and components used with a component they do not 
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import types
 import typing
 from dataclasses import dataclass
@@ -286,8 +287,13 @@ class Validator:
         return converted, True
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = 8
+
+
 def _brief(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)  # bounded work, whatever the size of the value
     return text if len(text) < 40 else text[:37] + "..."
 
 

@@ -167,3 +167,13 @@ def test_malformed_files_exit_2_through_the_cli(tmp_path):
         assert result.stderr.startswith(f"Recipe {path} has "), (path.name, result.stderr)
         assert f"  {path}:" in result.stderr, (path.name, result.stderr)
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (path.name, result.stderr)
+
+
+def test_a_flood_of_errors_is_listed_up_to_50(write_recipe, core_registry):
+    """420 wrong items: every issue is kept, the message lists 50."""
+    p = write_recipe(GOOD.replace("{steps: 10}", "{steps: 10, free: [" + ", ".join(["1"] * 420) + "]}"))
+    with pytest.raises(RecipeError) as info:
+        load_recipe(p, core_registry)
+    assert len(info.value.issues) == 420
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"Recipe {p} has 420 errors:" and len(lines) == 52 and lines[-1] == "  ... and 370 more"
