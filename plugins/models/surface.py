@@ -29,6 +29,7 @@ __all__ = [
     "orient_outward",
     "mirror_vertices",
     "face_region",
+    "boundary_loops",
     "mesh_report",
 ]
 
@@ -265,6 +266,31 @@ def face_region(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     forehead = brows[::-1] + np.array([0.0, lift])
     outline = np.concatenate([points[list(IBUG68_GROUPS["jaw"])], forehead])
     return PolygonPath(outline).contains_points(flat)
+
+
+def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+    """Boundary loops of a consistently oriented mesh, each in the direction of its triangles' edges.
+
+    Args:
+        faces: (F, 3).
+    Returns:
+        Vertex loops (each (L,), the edge ``loop[i] -> loop[i + 1]`` belongs to a triangle), longest first.
+        Vertices where loops touch are walked as best they can (a loop may then be split).
+    """
+    half = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    n = int(faces.max()) + 1
+    keys = half[:, 0] * n + half[:, 1]
+    boundary = half[~np.isin(keys, half[:, 1] * n + half[:, 0])]
+    following = dict(zip(boundary[:, 0].tolist(), boundary[:, 1].tolist()))
+    loops = []
+    while following:
+        start = next(iter(following))
+        loop, vertex = [start], following.pop(start)
+        while vertex != start and vertex in following:
+            loop.append(vertex)
+            vertex = following.pop(vertex)
+        loops.append(np.asarray(loop, dtype=np.int64))
+    return sorted(loops, key=len, reverse=True)
 
 
 def mesh_report(vertices: np.ndarray, faces: np.ndarray) -> dict[str, int | float]:
