@@ -47,6 +47,7 @@ class LinearFaceModel(MorphableModel):
     Attributes (beyond :class:`MorphableModel`'s):
         mean: (V, 3); identity_basis: (Ki, V, 3); expression_basis: (Ke, V, 3).
         texel_mask: (T*T,) bool, texels inside triangles of the face region.
+        cavity: (V,) bool, vertices of an added mouth cavity, or None.
         texel_cavity: (T*T,) float in [0, 1], how much of each texel is mouth cavity, or None.
         centre: (3,) mm subtracted from the source coordinates.
     """
@@ -82,10 +83,8 @@ class LinearFaceModel(MorphableModel):
         self.specular_mean = tensor("specular_mean", torch.float32) if "specular_mean" in arrays else None
         self.specular_basis = tensor("specular_basis", torch.float32) if "specular_basis" in arrays else None
         self.n_albedo = int(self.diffuse_basis.shape[0]) if self.diffuse_basis is not None else 0
-        self.texel_cavity = None
-        if "cavity" in arrays:
-            cavity = tensor("cavity", torch.float32)[None, :, None]
-            self.texel_cavity = self.bake(cavity).reshape(-1)
+        self.cavity = tensor("cavity", torch.bool) if "cavity" in arrays else None
+        self.texel_cavity = None if self.cavity is None else self.bake(self.cavity.float()[None, :, None]).reshape(-1)
 
     def shape(self, identity: torch.Tensor, expression: torch.Tensor, indices: torch.Tensor | None = None) -> torch.Tensor:
         """Vertices from coefficients in standard deviations.
