@@ -14,8 +14,11 @@ deviation of that distribution (column scaled by ``param_std``) around the model
 (``param_mean`` is the average of 3DDFA's training fits, not the model mean, and is not used).
 Geometry is converted to mm and centred on :func:`plugins.models.surface.head_centre`.
 
-The arrays have no triangles, UVs or albedo: they are derived once (a few seconds) and cached
-under ``context.cache_dir/models/``; later loads read one ``.npz``.
+The arrays have no triangles, UVs or albedo: they are derived once (about 3 s) and cached
+under ``context.cache_dir/models/``; later loads read one ``.npz``. The derived mesh is closed
+(:func:`plugins.models.surface.triangulate`) and gets a mouth cavity
+(:mod:`plugins.models.mouth`): its vertices follow the 53,215 source vertices (V = 53,644 with
+the default cavity) and are outside the face region; ``mouth_diffuse`` colours their texels.
 """
 from __future__ import annotations
 
