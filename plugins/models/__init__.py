@@ -19,6 +19,9 @@ class BfmLiteParams:
     max_edge_mm: float = param(6.0, "Longest triangle edge kept when triangulating the mean shape (mm); longer ones span holes and the outline.")
     skin_diffuse: tuple[float, float, float] = param(
         (0.45, 0.30, 0.25), "Constant diffuse albedo prior, linear RGB (about sRGB 178, 149, 137: a mid skin tone).")
+    mouth_diffuse: tuple[float, float, float] = param(
+        (0.015, 0.005, 0.005), "Diffuse albedo of the mouth cavity behind the lips, linear RGB: a dark red, darker "
+        "than tissue because it also stands for the shadow inside the mouth, which a rasterizer does not cast.")
     skin_specular: float = param(0.06, "Constant specular albedo (Schlick F0 scale), linear.")
     roughness: float = param(0.4, "Constant roughness (NextFace's skin value).")
     n_identity: int = param(40, "Identity components used (at most 40).")
