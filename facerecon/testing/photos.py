@@ -72,8 +72,9 @@ class PlacedFace:
     Attributes:
         placement: how it was placed.
         to_photo: (2, 3) affine from the portrait's pixel coordinates to the photo's.
-        box: the axis-aligned box of the turned face box, photo pixels; ``roll`` is the face's roll
-            (see :attr:`FaceBox.roll`) if the portrait's face was upright.
+        box: the portrait's face box, scaled, around the face's centre in the photo, with the
+            face's roll (see :attr:`FaceBox.roll`; the portraits' faces are upright): the box
+            a detector reports, which is face-sized whatever the roll.
     """
 
     placement: Placement
@@ -139,10 +140,9 @@ def compose(placements: list[Placement], size: tuple[int, int] = (1280, 720),
         distance = np.hypot(xs - placement.centre[0], ys - placement.centre[1])
         alpha = np.clip((radius - distance) / (0.25 * radius), 0.0, 1.0)[:, :, None]
         canvas = alpha * warped + (1 - alpha) * canvas
-        box = PORTRAITS[placement.source]
-        corners = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
-        corners = corners @ affine[:, :2].T + affine[:, 2]
-        lo, hi = corners.min(0), corners.max(0)
+        box, scale = PORTRAITS[placement.source], float(np.hypot(*affine[:, 0]))
+        half = scale * np.array([box.x1 - box.x0, box.y1 - box.y0]) / 2
+        lo, hi = np.asarray(placement.centre) - half, np.asarray(placement.centre) + half
         roll = -math.radians(placement.degrees)
         faces.append(PlacedFace(placement, affine, FaceBox(*lo, *hi, roll=math.atan2(math.sin(roll), math.cos(roll)))))
     return GroupPhoto(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), faces)
