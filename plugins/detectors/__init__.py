@@ -56,7 +56,7 @@ class BlazeFaceParams:
         "searched in overlapping windows at higher resolution (smaller: slower, finds smaller faces).",
     )
     min_presence: float = param(
-        0.2,
+        0.5,
         "Each detection is checked by MediaPipe's face mesh (about 2 ms), which also measures its roll; "
         "detections in which the mesh sees a face with less than this probability are dropped "
         "(0: no check, roll from BlazeFace's eye keypoints).",
