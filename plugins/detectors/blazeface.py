@@ -155,9 +155,10 @@ def _turned(image: np.ndarray, quarter_turns: int) -> tuple[np.ndarray, np.ndarr
 class BlazeFaceDetector(FaceDetector):
     """MediaPipe's BlazeFace, full- or short-range, over an image pyramid.
 
-    Finds frontal, tilted (about ±45°), three-quarter and profile faces from ``min_face`` pixels
-    up. Boxes span brows to chin and cheek to cheek; each carries the face's roll, measured
-    from the two eye keypoints.
+    Finds frontal, tilted (up to about ±60°), three-quarter and profile faces from ``min_face``
+    pixels up (with ``rotations``, also sideways and upside-down ones). Boxes span brows to chin
+    and cheek to cheek; each carries the face's roll, measured by the face mesh that checks it
+    (from BlazeFace's eye keypoints when the check is off).
     """
 
     def __init__(self, params: BlazeFaceParams, context: BuildContext) -> None:
@@ -229,11 +230,9 @@ class BlazeFaceDetector(FaceDetector):
                 if level > 0:  # a face cut by a window side inside the photo is whole in a neighbour
                     keep = _inside(boxes, x0, y0, self.size, sw, sh)
                     boxes, points, scores = boxes[keep], points[keep], scores[keep]
-                to_image = lambda p: np.stack([(x0 + p[..., 0] * self.size) / sx, (y0 + p[..., 1] * self.size) / sy], -1)  # noqa: E731
-                corners = to_image(boxes.reshape(-1, 2, 2))
-                points = to_image(points)
-                found_boxes.append(corners)
-                found_points.append(points)
+                to_image = np.array([[self.size / sx, 0, x0 / sx], [0, self.size / sy, y0 / sy]])
+                found_boxes.append(_apply(to_image, boxes.reshape(-1, 2, 2)))
+                found_points.append(_apply(to_image, points))
                 found_scores.append(scores)
         corners = _apply(back, np.concatenate(found_boxes))  # (N, 2, 2): turned corners
         boxes = np.concatenate([corners.min(1), corners.max(1)], axis=1)
