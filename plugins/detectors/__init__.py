@@ -57,9 +57,14 @@ class BlazeFaceParams:
     )
     min_presence: float = param(
         0.5,
-        "Each detection is checked by MediaPipe's face mesh (about 2 ms), which also measures its roll; "
-        "detections in which the mesh sees a face with less than this probability are dropped "
-        "(0: no check, roll from BlazeFace's eye keypoints).",
+        "Each detection is checked by MediaPipe's face mesh (about 2 ms), which also measures its roll: "
+        "the mesh must see a face with at least this probability where BlazeFace's eyes, nose and mouth "
+        "are (0: no check, roll from BlazeFace's eye keypoints).",
+    )
+    sure_score: float = param(
+        0.8,
+        "Detections scoring at least this are kept even when the face mesh does not confirm them "
+        "(it sees small profile faces poorly); below it, unconfirmed ones are dropped.",
     )
     overlap: float = param(0.3, "Detections overlapping more than this (intersection over union) are merged.")
     rotations: list[int] = param(

@@ -17,7 +17,7 @@ times the face-presence probability.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class MeshFit:
 
     Attributes:
         points: (468, 3) x, y in photo pixels, z depth in photo pixels (smaller is nearer).
-        presence: probability in [0, 1] that the crop held a face.
+        presence: probability in [0, 1] that the crop held a face (of several passes, the lowest).
     """
 
     points: np.ndarray
@@ -77,14 +77,20 @@ class FaceMeshModel:
         self.size = self._model.input_size[0]
 
     def fit(self, image: np.ndarray, box: FaceBox, passes: int) -> MeshFit:
-        """(H, W, 3) uint8 RGB and a face box -> the mesh after ``passes`` passes (see the module doc)."""
+        """(H, W, 3) uint8 RGB and a face box -> the mesh after ``passes`` passes (see the module doc).
+
+        Its presence is the lowest of the passes': a face must be seen in the box's crop too
+        (a false face can draw the second crop onto something face-like).
+        """
         centre = ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
         side = _CROP_SCALE * max(box.x1 - box.x0, box.y1 - box.y0)
         roll = box.roll
+        presence = 1.0
         for _ in range(passes):
             fit = self._pass(image, centre, side, roll)
             (centre, side), roll = fit.crop(), fit.roll
-        return fit
+            presence = min(presence, fit.presence)
+        return replace(fit, presence=presence)
 
     def _pass(self, image: np.ndarray, centre: tuple[float, float], side: float, roll: float) -> MeshFit:
         crop = upright_crop(image, centre, side, roll, self.size)

@@ -158,6 +158,25 @@ def test_face_mesh_check_removes_blazeface_false_faces(context, blazeface):
     assert len(unchecked) >= 3 and blazeface.detect(galaxies) == []
 
 
+def test_two_astronauts_and_nothing_else(blazeface):
+    # BlazeFace alone also reports the suit's edge against white (score 0.54), where the face
+    # mesh sees a face too, but not with the eyes, nose and mouth where BlazeFace put them.
+    photo = data.astronaut()
+    pair = np.full((512, 832, 3), 255, np.uint8)
+    pair[:, :512] = photo
+    pair[:320, 512:] = cv2.resize(photo, (320, 320), interpolation=cv2.INTER_AREA)
+    boxes = sorted(blazeface.detect(pair), key=lambda b: b.x0)
+    assert len(boxes) == 2 and matches(boxes[0], PORTRAITS["astronaut"], 95)
+    assert 600 < (boxes[1].x0 + boxes[1].x1) / 2 < 700 and (boxes[1].y0 + boxes[1].y1) / 2 < 110
+
+
+def test_small_profile_face_kept_on_a_sure_score(context, blazeface):
+    # At ~30 px the face mesh does not see the cameraman's profile; BlazeFace is sure of it (0.9).
+    small = cv2.resize(portrait("cameraman"), None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    assert len(blazeface.detect(small)) == 1
+    assert BlazeFaceDetector(BlazeFaceParams(sure_score=0.95), context).detect(small) == []
+
+
 def test_detections_agree_with_dlib_on_the_astronaut(blazeface, dlib_faces):
     ours, theirs = blazeface.detect(data.astronaut())[0], dlib_faces.detect(data.astronaut())[0]
     assert abs((ours.x0 + ours.x1) - (theirs.x0 + theirs.x1)) / 2 < 8
@@ -193,7 +212,7 @@ def test_weighted_nms_merges_one_face_and_keeps_two():
 @pytest.mark.parametrize(
     "params",
     [BlazeFaceParams(min_score=1.5), BlazeFaceParams(min_face=4), BlazeFaceParams(rotations=[45]),
-     BlazeFaceParams(overlap=0.0), BlazeFaceParams(min_presence=1.0)],
+     BlazeFaceParams(overlap=0.0), BlazeFaceParams(min_presence=1.0), BlazeFaceParams(sure_score=0.3)],
 )
 def test_bad_blazeface_parameters(context, params):
     with pytest.raises(DetectorSetupError):
