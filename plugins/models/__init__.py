@@ -26,6 +26,10 @@ class BfmLiteParams:
     skin_diffuse: tuple[float, float, float] = param(
         (0.45, 0.30, 0.25), "Constant diffuse albedo prior, linear RGB (about sRGB 178, 149, 137: a mid skin tone).",
         ge=0, le=1)
+    mouth_diffuse: tuple[float, float, float] = param(
+        (0.015, 0.005, 0.005), "Diffuse albedo of the mouth cavity behind the lips, linear RGB: a dark red, darker "
+        "than tissue because it also stands for the shadow inside the mouth, which a rasterizer does not cast.",
+        ge=0, le=1)
     skin_specular: float = param(0.06, "Constant specular albedo (Schlick F0 scale), linear.", ge=0, le=1)
     roughness: float = param(0.4, "Constant roughness (NextFace's skin value).", gt=0, le=1)
     n_identity: int = param(40, "Identity components used (at most 40).", ge=0, le=40)

@@ -11,7 +11,9 @@ from facerecon import hookimpl, param
 class RasterizerParams:
     """Parameters of the pure-PyTorch rasterizer."""
 
-    cull_backfaces: bool = param(False, "Skip triangles facing away from the camera (the mesh need not be closed).")
+    cull_backfaces: bool = param(
+        True, "Skip triangles facing away from the camera; False shades them with their away-facing normals."
+    )
     antialias: bool = param(
         True, "Blend silhouette pixels with the background by analytic edge coverage (silhouette gradients)."
     )
@@ -61,6 +63,10 @@ class MitsubaParams:
     background: tuple[float, float, float] = param((0.0, 0.0, 0.0), "Linear RGB of pixels no ray hits.", ge=0)
     envmap_height: int = param(
         64, "Rows of the lat-long map the light is tabulated on for Mitsuba's envmap (width is twice that).", ge=4, le=4096
+    )
+    cull_backfaces: bool = param(
+        True, "Leave triangles facing away from the camera out of the scene (as the rasterizer culls them); "
+        "False keeps them, black (the BSDF is one-sided) and casting shadows.",
     )
 
 

@@ -23,7 +23,11 @@ class FitParams:
     batch_size: int = param(
         1, "Faces fitted together (from one or several images); each face's result is the same as alone. "
         "Larger batches are faster per face, on a GPU especially.", ge=1)
-    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run.")
+    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run of the same recipe "
+                         "(a face made with other settings is redone).")
+    suspect_landmark_error: float = param(
+        0.15, "A face whose fitted landmarks lie further than this from the detected ones, in inter-ocular "
+        "distances, is marked 'suspect' (a false face or a fit gone astray) instead of 'ok'.", gt=0)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16, le=16384)
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
                                          ge=2, le=8192)

@@ -222,3 +222,11 @@ def test_help_of_every_command(cli, path, command):
 def test_version(cli):
     result = cli("--version", plugins=[])
     assert result.exit_code == 0 and facerecon.__version__ in result.output
+
+
+def test_python_dash_m_facerecon_is_the_cli():
+    """``python -m facerecon`` runs the same command line, under the name facerecon."""
+    result = subprocess.run([sys.executable, "-m", "facerecon", "--help"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: facerecon ") and "validate" in result.stdout

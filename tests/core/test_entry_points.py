@@ -144,7 +144,10 @@ def test_example_recipe_runs_with_the_installed_plugin(example_site, tmp_path):
     result = facerecon_cli("run", str(EXAMPLE / "recipe.yaml"), "--output", str(out), *short, path=[example_site])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     points = (out / "astronaut" / "mesh.xyz").read_text().splitlines()
-    assert len(points) == 53215 and len(points[0].split()) == 6  # x y z nx ny nz per vertex
+    from facerecon.api import build
+
+    vertices = build("morphable_model", "bfm-lite").n_vertices  # 53,215 + the mouth cavity
+    assert len(points) == vertices and len(points[0].split()) == 6  # x y z nx ny nz per vertex
     assert "facerecon-example-plugin: 0.1.0" in (out / "recipe.resolved.yaml").read_text()
 
 
