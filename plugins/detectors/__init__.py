@@ -77,6 +77,8 @@ class BlazeFaceParams:
         doc="Also search copies of the photo turned by these angles (multiples of 90 degrees) for "
             "faces lying sideways or upside down; each costs one more search and brings more false faces.",
         factory=list,
+        ge=-270,
+        le=270,
     )
 
     def __post_init__(self) -> None:
