@@ -114,6 +114,14 @@ def python_include() -> Path:
     return Path(sysconfig.get_paths()["include"])
 
 
+def python_library() -> Path | None:
+    """The running interpreter's libpython (shared, else static), which CMake's FindPython insists on."""
+    config = sysconfig.get_config_var
+    candidates = [(config("LIBDIR"), config("LDLIBRARY")), (config("LIBPL"), config("LIBRARY"))]
+    return next((Path(folder) / name for folder, name in candidates
+                 if folder and name and (Path(folder) / name).is_file()), None)
+
+
 def requirements(cuda: bool) -> list[Requirement]:
     """Everything the build needs, each marked found or not."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -166,16 +174,18 @@ def ensure_requirements(cuda: bool) -> None:
 
 # --- 2. sources ---------------------------------------------------------------------------------
 
-def check_source(source: Path) -> None:
-    """Raise BuildError unless ``source`` is a checkout of redner's repository."""
+def check_source(given: str) -> Path:
+    """The absolute path of ``given``; raise BuildError unless it is a checkout of redner's repository."""
     clone = "git clone https://github.com/BachiLi/redner (its submodules are not needed)"
-    if not str(source):
+    if not given.strip():
         raise BuildError(f"Say where redner's source is: make redner REDNER_SRC=path/to/redner, after {clone}.")
+    source = Path(given).expanduser().resolve()
     expected = ("CMakeLists.txt", "src/redner.cpp", "pyredner/__init__.py", "setup.py")
     absent = [name for name in expected if not (source / name).is_file()]
     if absent:
         raise BuildError(f"{source} is not a checkout of redner's source: it lacks {', '.join(absent)}. "
                          f"Get one with {clone} and pass its folder as REDNER_SRC.")
+    return source
 
 
 def pinned_xatlas_commit(source: Path) -> str:
@@ -266,13 +276,16 @@ def choose_cuda(mode: str, source: Path, optix: Path | None) -> Path | None:
 
 def cmake_configure(staging: Path, build: Path, optix: Path | None) -> None:
     """Run CMake's configure step (cheap when nothing changed)."""
+    # redner's find_package(Python COMPONENTS Development) only gates the build, and it compiles
+    # against PYTHON_INCLUDE_PATH (its setup.py passes it): point both at the running interpreter.
     args = [
         "cmake", "-Wno-dev", "-S", str(staging), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-        f"-DPython_EXECUTABLE={sys.executable}",
-        f"-DPYTHON_INCLUDE_PATH={python_include()}",
+        f"-DPYTHON_INCLUDE_PATH={python_include()}", f"-DPython_INCLUDE_DIR={python_include()}",
         "-DCMAKE_DISABLE_FIND_PACKAGE_TensorFlow=TRUE",
         "-DREDNER_CUDA=" + ("ON" if optix else "OFF"),
     ]
+    if python_library():
+        args.append(f"-DPython_LIBRARY={python_library()}")
     if optix:
         args.append(f"-DOptiX_INSTALL_DIR={optix}")
     else:  # FindThrust would prefer a CUDA toolkit's Thrust, which needs nvcc; use the system's
@@ -381,7 +394,7 @@ def default_build_dir(cuda: bool) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Build and install redner (module docstring); 0 on success, 1 with a message otherwise."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, default=Path(""), help="redner checkout (REDNER_SRC)")
+    parser.add_argument("--source", default="", help="redner checkout (REDNER_SRC)")
     parser.add_argument("--xatlas", type=Path, help="folder with xatlas.h and xatlas.cpp (default: SOURCE/xatlas)")
     parser.add_argument("--build-dir", type=Path, help="CMake build folder (default: build/redner-<tag>-<cpu|cuda>)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="parallel compile jobs")
@@ -390,8 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optix", type=Path, help="OptiX SDK (<= 6.5) folder with lib64/liboptix_prime.so.1")
     args = parser.parse_args(argv)
     try:
-        source = args.source.expanduser().resolve() if str(args.source) else Path("")
-        check_source(source)
+        source = check_source(args.source)
         xatlas = find_xatlas(source, args.xatlas.expanduser().resolve() if args.xatlas else None)
         optix = choose_cuda(args.cuda, source, args.optix)
         ensure_requirements(cuda=optix is not None)
