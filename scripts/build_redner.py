@@ -133,7 +133,7 @@ def requirements(cuda: bool) -> list[Requirement]:
         Requirement("CMake >= 3.13", "cmake", shutil.which("cmake") is not None),
         Requirement("a C++ compiler (g++)", "g++", bool(shutil.which("c++") or shutil.which("g++"))),
         Requirement("make", "make", shutil.which("make") is not None),
-        Requirement("Embree 3 headers and library (embree3/rtcore.h)", "libembree-dev",
+        Requirement("Embree 3 (embree3/rtcore.h)", "libembree-dev",
                     find_header("embree3/rtcore.h") is not None),
         Requirement(f"pybind11 >= {needed} for Python {version}", "pybind11-dev", pybind11 is not None,
                     f"or `{sys.executable} -m pip install 'pybind11>={needed}'`{pybind11_seen}"),
@@ -243,10 +243,12 @@ def stage(source: Path, xatlas: Path, pybind11_include: Path, staging: Path) -> 
     standin = staging / "pybind11"
     (standin / "include").mkdir(parents=True, exist_ok=True)
     (standin / "CMakeLists.txt").write_text(PYBIND11_STANDIN)
-    link = standin / "include" / "pybind11"
+    link, target = standin / "include" / "pybind11", pybind11_include / "pybind11"
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(pybind11_include / "pybind11")
+    link.symlink_to(target)
 
 
 # --- 3. configure and build ---------------------------------------------------------------------
@@ -298,7 +300,7 @@ def cmake_configure(staging: Path, build: Path, optix: Path | None) -> None:
 def cmake_build(build: Path, jobs: int) -> Path:
     """Compile (incrementally) and return the built module."""
     say(f"compiling with {jobs} jobs (the first build takes a while)")
-    if subprocess.run(["cmake", "--build", str(build), "--", f"-j{jobs}"]).returncode != 0:
+    if subprocess.run(["cmake", "--build", str(build), "--parallel", str(jobs)]).returncode != 0:
         raise BuildError(f"Compiling redner failed; the compiler's message is above (build folder {build}).")
     module = build / "redner.so"
     if not module.is_file():
