@@ -9,7 +9,7 @@ STAMP := $(VENV)/.facerecon-installed
 LLVM_STAMP := $(VENV)/.libllvm-checked
 export FACERECON_CACHE ?= $(CURDIR)/.cache
 
-.PHONY: setup run test bench clean reference-images
+.PHONY: setup run test bench clean reference-images redner
 
 setup: $(STAMP) $(LLVM_STAMP)
 
@@ -51,3 +51,19 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .cache outputs
+
+# Optional: build the redner path tracer from a checkout of its source and install it into .venv
+# (README, "Renderers"). Idempotent; its build folder (build/redner-*) survives `make clean`.
+REDNER_SRC ?=
+XATLAS_SRC ?=
+REDNER_CUDA ?= auto
+OPTIX_DIR ?=
+REDNER_BUILD ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+redner:
+	@test -n "$(REDNER_SRC)" || { echo "make redner needs REDNER_SRC=path/to/redner, a clone of https://github.com/BachiLi/redner (README, Renderers)." >&2; exit 2; }
+	@$(MAKE) --no-print-directory setup
+	$(PY) scripts/build_redner.py --source "$(REDNER_SRC)" --cuda $(REDNER_CUDA) --jobs $(JOBS) \
+	  $(if $(XATLAS_SRC),--xatlas "$(XATLAS_SRC)") $(if $(OPTIX_DIR),--optix "$(OPTIX_DIR)") \
+	  $(if $(REDNER_BUILD),--build-dir "$(REDNER_BUILD)")

@@ -224,6 +224,15 @@ def plugins(state: _State) -> None:
     console.print(table)
     if host.blocked:
         console.print("blocked: " + ", ".join(host.blocked), markup=False)
+    for spec in host.registry:
+        if spec.check is not None:
+            console.print(f"{spec.kind} {spec.name}: {_availability(spec)}", markup=False, soft_wrap=True)
+
+
+def _availability(spec) -> str:
+    """Whether a component with a ``check`` can be built here, and if not what is missing and the fix."""
+    reason = spec.unavailable()
+    return "available here" if reason is None else f"not available here: {reason}"
 
 
 @main.command()
@@ -276,6 +285,8 @@ def describe(state: _State, kind: str, name: str) -> None:
         console.print("recipe needs: " + ", ".join(spec.requires), markup=False)
     for slot, names in spec.needs.items():
         console.print(f"works only with the {slot}: " + ", ".join(names), markup=False)
+    if spec.check is not None:
+        console.print(_availability(spec), markup=False, soft_wrap=True)
     hints = typing.get_type_hints(spec.params, include_extras=True)
     table = Table()
     for column in ("parameter", "type", "default", "description"):

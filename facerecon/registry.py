@@ -56,6 +56,10 @@ class ComponentSpec:
         requires: for tasks, the recipe slots the task needs (``("model", "renderer")``).
         needs: recipe slot -> the component names this component works with there
             (``{"light": ("sh",)}``); the validator refuses a recipe whose slot holds another.
+        check: ``"module:function"`` import string or callable taking no argument, for components that
+            need something a plain install lacks: returns None when the component can be built here,
+            else one paragraph saying what is missing and the command that provides it. It must be
+            cheap and import nothing heavy (``facerecon plugins`` and ``describe`` call it).
     """
 
     kind: str
@@ -67,18 +71,27 @@ class ComponentSpec:
     distribution: tuple[str, str] | None = None
     requires: tuple[str, ...] = ()
     needs: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    check: str | Callable[[], str | None] | None = None
 
     def load(self) -> Callable[..., Any]:
         """Import and return the implementation class (imports torch etc. only now)."""
-        if not isinstance(self.factory, str):
-            return self.factory
-        module_name, _, attr = self.factory.partition(":")
+        return self._resolve(self.factory)
+
+    def unavailable(self) -> str | None:
+        """Why this component cannot be built here and how to fix it, or None when it can (see ``check``)."""
+        return None if self.check is None else self._resolve(self.check)()
+
+    def _resolve(self, target: str | Callable[..., Any]) -> Callable[..., Any]:
+        """``target`` itself, or the attribute a ``"module:attribute"`` string names."""
+        if not isinstance(target, str):
+            return target
+        module_name, _, attr = target.partition(":")
         module = importlib.import_module(module_name)
         try:
             return getattr(module, attr)
         except AttributeError as exc:  # pragma: no cover - plugin bug
             raise RegistryError(
-                f"{self.kind} '{self.name}' (from {self.provider}) points at {self.factory!r}, "
+                f"{self.kind} '{self.name}' (from {self.provider}) points at {target!r}, "
                 f"but {module_name} has no attribute {attr!r}."
             ) from exc
 
@@ -183,6 +196,7 @@ class Registry:
         summary: str = "",
         requires: tuple[str, ...] = (),
         needs: dict[str, tuple[str, ...] | list[str]] | None = None,
+        check: str | Callable[[], str | None] | None = None,
     ) -> None:
         """Register one component.
 
@@ -196,6 +210,8 @@ class Registry:
             requires: for tasks, the recipe slots the task needs.
             needs: recipe slot -> names of the components this one works with there, e.g.
                 ``{"light": ("sh",)}``; checked when a recipe is validated.
+            check: for components that need something a plain install lacks: ``"module:function"``
+                or a callable returning None when usable here, else what is missing and how to get it.
 
         Raises:
             RegistryError: unknown kind, params not a frozen dataclass, the name is taken, or
@@ -243,6 +259,7 @@ class Registry:
             distribution=self._distribution,
             requires=tuple(requires),
             needs=needs,
+            check=check,
         )
 
     def get(self, kind: str, name: str) -> ComponentSpec:

@@ -25,7 +25,7 @@ class RasterizerParams:
 
 @dataclass(frozen=True)
 class RednerParams:
-    """Parameters of the redner path tracer (legacy; needs pyredner built from source)."""
+    """Parameters of the redner path tracer (legacy; needs pyredner built from source: `make redner`)."""
 
     spp: int = param(8, "Samples per pixel in the forward and the backward pass (NextFace: 8 while optimising).", ge=1)
     max_bounces: int = param(1, "Path length, >= 1: 1 = direct lighting only (NextFace), 2+ adds interreflections.", ge=1)
@@ -84,4 +84,5 @@ def facerecon_register_components(registry):
     registry.register(
         "renderer", "redner", params=RednerParams, factory="plugins.renderers.redner_renderer:Redner",
         summary="redner path tracer (legacy, NextFace's): SH envmap, Cook-Torrance; needs pyredner built from source",
+        check="plugins.renderers.redner_setup:missing",
     )

@@ -153,6 +153,12 @@ def test_describe_task_names_the_slots_it_needs(cli):
                          "recipe needs: renderer, stages"]
 
 
+def test_describe_says_whether_the_component_is_available(cli):
+    gadget = cli("describe", "renderer", "gadget").stdout.splitlines()
+    assert gadget[2] == "not available here: 'facerecon_test_gadgetlib' is not installed: run `make gadget`."
+    assert "available here" not in cli("describe", "renderer", "widget").stdout  # no check: nothing to say
+
+
 def test_describe_unknown_component(cli):
     result = cli("describe", "renderer", "widgt")
     assert result.exit_code == 2
@@ -176,6 +182,8 @@ def test_plugins_listing(cli):
     rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in result.stdout.splitlines() if line.startswith("│")]
     assert rows == [[TEST, "--plugin", "-", "-", "4"]]
     assert "blocked: " + ", ".join(DEFAULT_PLUGINS) in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "renderer gadget: not available here: 'facerecon_test_gadgetlib' is not installed: run `make gadget`.")
 
 
 def test_builtin_plugins_listing(cli):

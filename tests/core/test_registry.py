@@ -84,6 +84,19 @@ def test_factory_loads_lazily(core_registry):
     assert cls.__name__ == "Term" and cls.__module__ == "facerecon_test_impl"
 
 
+def test_availability_check(core_registry, tmp_path, monkeypatch):
+    """A component's check says what is missing until it is installed; components without one are available."""
+    gadget = core_registry.get("renderer", "gadget")
+    assert gadget.unavailable() == "'facerecon_test_gadgetlib' is not installed: run `make gadget`."
+    (tmp_path / "facerecon_test_gadgetlib.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert gadget.unavailable() is None
+    assert core_registry.get("renderer", "widget").check is None and core_registry.get("renderer", "widget").unavailable() is None
+    registry = Registry()
+    registry.register("loss", "x", params=gadget.params, factory="x:y", check=lambda: "needs x")
+    assert registry.get("loss", "x").unavailable() == "needs x"
+
+
 def test_required_params_may_follow_defaults():
     from facerecon_test_components import WidgetParams
 
