@@ -1,15 +1,17 @@
-"""Fit speed: seconds per face for the full ``recipes/quickstart.yaml`` on the astronaut photo.
+"""Fit speed: seconds per face of ``recipes/quickstart.yaml`` at batch sizes 1, 8 and 32.
 
-Runs the recipe unchanged (256 px crop, 256-texel maps, 300 landmark + 120 photometric + 60
-texture steps, every exporter) through :func:`facerecon.runner.run_recipe`, on the CPU and, when
-present, on CUDA. Per face it reports the task's own time and splits it into the optimisation
-stages (timed by wrapping ``plugins.tasks.fit.run_stage``), the final result with its full-photo
-renders (``FitTask._result``) and the rest (landmark detection, crop, PnP, exporters). ``setup``
-is what the run spends outside the face (plugin loading, model build, face detection). The load
-average of the machine is recorded before and after: on a shared CPU wall times scale with it,
-so the process CPU time (all threads) is recorded too; wall ≈ CPU / threads on an idle machine.
+The photos are variants of scikit-image's astronaut (mirrored, rotated by up to ±12°, scaled by
+0.8–1.1, brighter or darker), so every face of a batch is different. Each batch size fits as
+many faces as the batch holds (two at batch 1) through :func:`facerecon.runner.run_recipe`,
+with every exporter.
 
-    python benchmarks/bench_fit.py [output_dir]
+On a CPU the schedule's step counts are multiplied by ``STEP_FRACTION`` to keep ``make bench``
+short; the optimisation time is then extrapolated to the full schedule (stage time grows
+linearly with steps) and reported beside what was measured. On CUDA the full schedule runs.
+Per face the report splits the time into optimisation (the stages) and the rest (detection,
+landmarks, crop and PnP, full-photo renders, exporters).
+
+    python -m benchmarks.bench_fit [output_dir]
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ import os
 import shutil
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,94 +28,63 @@ from facerecon.io import atomic_write
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "quickstart.yaml"
-TARGET_SECONDS = 60.0
+BATCH_SIZES = (1, 8, 32)
+#: Fraction of each stage's steps run on a CPU (1.0 on CUDA).
+STEP_FRACTION = 0.1
 
 
-@contextmanager
-def _timed_fit(stage_seconds: dict, stage_cpu: dict, result_seconds: list):
-    """Wrap the fit task's stage runner and result builder to record their wall (and CPU) times."""
-    import plugins.tasks.fit as fit
+def make_photos(folder: Path, count: int, seed: int = 0) -> Path:
+    """``count`` different astronaut variants as PNG files in ``folder``."""
+    import cv2
 
-    run_stage, result = fit.run_stage, fit.FitTask._result
+    from facerecon.testing import astronaut
 
-    def timed_stage(name, *args, **kwargs):
-        started, cpu = time.perf_counter(), time.process_time()
-        try:
-            return run_stage(name, *args, **kwargs)
-        finally:
-            stage_seconds[name] = stage_seconds.get(name, 0.0) + time.perf_counter() - started
-            stage_cpu[name] = stage_cpu.get(name, 0.0) + time.process_time() - cpu
-
-    def timed_result(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return result(self, *args, **kwargs)
-        finally:
-            result_seconds.append(time.perf_counter() - started)
-
-    fit.run_stage, fit.FitTask._result = timed_stage, timed_result
-    try:
-        yield
-    finally:
-        fit.run_stage, fit.FitTask._result = run_stage, result
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    image = astronaut()
+    for index in range(count):
+        picture = image[:, ::-1] if index % 2 else image
+        matrix = cv2.getRotationMatrix2D((256, 256), rng.uniform(-12, 12), rng.uniform(0.8, 1.1))
+        picture = cv2.warpAffine(np.ascontiguousarray(picture), matrix, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+        picture = np.clip(picture.astype(np.float32) * rng.uniform(0.8, 1.15), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"face{index:02d}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    return folder
 
 
-def _landmark_nme(folder: Path) -> float | None:
-    """Mean fitted-to-detected landmark distance over the outer-eye-corner distance."""
-    path = folder / "landmarks.json"
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    detected, fitted = np.asarray(data["detected"]), np.asarray(data["fitted"])
-    return float(np.linalg.norm(fitted - detected, axis=1).mean() / np.linalg.norm(detected[36] - detected[45]))
-
-
-def _bench_device(device: str, output_dir: Path) -> dict:
+def _bench(device: str, batch: int, photos: Path, output: Path, fraction: float) -> dict:
     from facerecon.pluginmanager import load_plugins
     from facerecon.recipe import load_recipe
     from facerecon.runner import run_recipe
 
-    out = output_dir / f"fit_{device}"
-    shutil.rmtree(out, ignore_errors=True)
-    load_before = os.getloadavg()
-    started, cpu = time.perf_counter(), time.process_time()
     host = load_plugins()
-    stage_seconds: dict[str, float] = {}
-    stage_cpu: dict[str, float] = {}
-    result_seconds: list[float] = []
-    with _timed_fit(stage_seconds, stage_cpu, result_seconds):
-        summary = run_recipe(RECIPE, host, sets=["task.resume=false"], output=str(out), device=device)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    if not summary.rows:
-        raise RuntimeError(f"the fit produced no face: {summary.skipped}")
-    row = summary.rows[0]
     stages = load_recipe(RECIPE, host.registry).root.stages
-    per_stage = {
-        name: {"seconds": round(seconds, 2), "steps": stages[name].steps,
-               "ms_per_step": round(1000.0 * seconds / max(stages[name].steps, 1), 1),
-               "cpu_seconds": round(stage_cpu[name], 2)}
-        for name, seconds in stage_seconds.items()
-    }
-    face = float(row["seconds"])
-    result = sum(result_seconds)
+    sets = [f"task.batch_size={batch}", "task.resume=false"]
+    sets += [f"stages.{name}.steps={max(1, round(stage.steps * fraction))}" for name, stage in stages.items()]
+    shutil.rmtree(output, ignore_errors=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    summary = run_recipe(RECIPE, host, sets=sets, input=str(photos), output=str(output), device=device)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    faces = len(summary.rows)
+    if not faces:
+        raise RuntimeError(f"the fit produced no face: {summary.skipped}")
+    # Rows of one batch share its stage times: count each batch once.
+    batches = {tuple(round(row[f"seconds_{name}"], 2) for name in stages) for row in summary.rows}
+    measured = sum(sum(times) for times in batches) / faces
+    full = measured / fraction
+    task = summary.seconds / faces
     entry = {
-        "device": device,
-        "faces": len(summary.rows),
-        "seconds_per_face": face,
-        "stages": per_stage,
-        "result_and_photo_renders_seconds": round(result, 2),
-        "detect_init_export_seconds": round(face - sum(stage_seconds.values()) - result, 2),
-        "setup_seconds": round(wall - face, 2),
-        "wall_seconds": round(wall, 2),
-        "cpu_seconds": round(cpu, 2),
-        "meets_target": face <= TARGET_SECONDS,
-        "landmark_nme": _landmark_nme(out / row["face"]),
-        "row_landmark_error_iod": row.get("landmark_error_iod"),
-        "final_losses": {k[len("loss_"):]: v for k, v in row.items() if k.startswith("loss_")},
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "device": device, "batch_size": batch, "faces": faces, "step_fraction": fraction,
+        "optimisation_seconds_per_face_measured": round(measured, 3),
+        "optimisation_seconds_per_face_full_schedule": round(full, 3),
+        "other_seconds_per_face": round(task - measured, 3),
+        "seconds_per_face_full_schedule": round(full + task - measured, 3),
+        "task_seconds_per_face_measured": round(task, 3),
+        "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+        "skipped": len(summary.skipped),
+        "mean_landmark_error_iod": float(np.mean([row["landmark_error_iod"] for row in summary.rows])),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-    print(f"   {device}: {json.dumps(entry)}", flush=True)
+    print(f"   {device} batch {batch}: {json.dumps(entry)}", flush=True)
     return entry
 
 
@@ -122,49 +92,58 @@ def _plot(results: dict, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    devices = list(results["devices"].values())
-    figure = Figure(figsize=(7, 1.2 + 1.1 * len(devices)), layout="constrained")
+    figure = Figure(figsize=(6.5, 3.6), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    parts = [*devices[0]["stages"], "result + renders", "detect, init, export"]
-    left = np.zeros(len(devices))
-    for part in parts:
-        widths = np.array([
-            d["stages"][part]["seconds"] if part in d["stages"]
-            else d["result_and_photo_renders_seconds"] if part == "result + renders"
-            else d["detect_init_export_seconds"]
-            for d in devices
-        ])
-        axes.barh(range(len(devices)), widths, left=left, label=part)
-        left += widths
-    axes.axvline(TARGET_SECONDS, color="grey", linestyle="--", linewidth=1, label=f"{TARGET_SECONDS:.0f} s target")
-    axes.set_yticks(range(len(devices)))
-    axes.set_yticklabels([f"{d['device']}\nload {d['load_average_before'][0]:.1f}" for d in devices])
-    axes.set_xlabel("seconds per face")
-    axes.set_title("quickstart fit of the astronaut photo")
-    axes.legend(fontsize=7, loc="lower right")
+    for device, entries in results["devices"].items():
+        sizes = [e["batch_size"] for e in entries]
+        axes.plot(sizes, [e["seconds_per_face_full_schedule"] for e in entries], "o-", label=f"{device}: whole face")
+        axes.plot(sizes, [e["optimisation_seconds_per_face_full_schedule"] for e in entries], "s--",
+                  label=f"{device}: optimisation")
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xticks(list(BATCH_SIZES), [str(b) for b in BATCH_SIZES])
+    axes.set_xlabel("faces per batch")
+    axes.set_ylabel("seconds per face (full quickstart schedule)")
+    axes.set_title(f"quickstart fit speed — {results['machine']}", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
     figure.savefig(path, dpi=120)
 
 
 def run(output_dir: Path) -> dict:
-    """Time the full quickstart fit; write fit.json and fit.png into ``output_dir``."""
+    """Time the quickstart fit per batch size; write fit.json and fit.png into ``output_dir``."""
     import platform
 
     import torch
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    work = output_dir / "fit_work"
+    photos = make_photos(work / "photos", max(BATCH_SIZES))
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = {
         "recipe": str(RECIPE.relative_to(REPO)),
-        "image": "skimage.data.astronaut() (512x512)",
-        "target_seconds_per_face": TARGET_SECONDS,
-        "cpu_count": os.cpu_count(),
+        "images": "variants of skimage.data.astronaut() (512x512): mirrored, rotated, scaled, exposure",
+        "machine": torch.cuda.get_device_name(0) if torch.cuda.is_available()
+        else f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
         "torch_threads": torch.get_num_threads(),
-        "processor": platform.processor() or platform.machine(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "devices": {device: _bench_device(device, output_dir) for device in devices},
+        "devices": {},
     }
+    for device in devices:
+        fraction = 1.0 if device == "cuda" else STEP_FRACTION
+        results["devices"][device] = []
+        for batch in BATCH_SIZES:
+            subset = work / f"photos_{batch}"
+            shutil.rmtree(subset, ignore_errors=True)
+            subset.mkdir(parents=True)
+            for source in sorted(photos.iterdir())[:max(batch, 2)]:
+                shutil.copy(source, subset / source.name)
+            results["devices"][device].append(_bench(device, batch, subset, work / f"out_{device}_{batch}", fraction))
+        entries = results["devices"][device]
+        results[f"{device}_speedup_batch32_vs_1"] = round(
+            entries[0]["seconds_per_face_full_schedule"] / entries[-1]["seconds_per_face_full_schedule"], 2)
+    shutil.rmtree(work, ignore_errors=True)
     with atomic_write(output_dir / "fit.json") as handle:
         json.dump(results, handle, indent=2)
     _plot(results, output_dir / "fit.png")

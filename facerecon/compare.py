@@ -136,7 +136,7 @@ def _accuracy(row: dict[str, Any], folder: Path, samples: dict) -> dict[str, flo
     face = str(row.get("face", ""))
     name = face if face in samples else face.rsplit("_face", 1)[0]
     path = folder / face / PREDICTION_FILE
-    if name not in samples or row.get("status") not in ("ok", "resumed") or not path.is_file():
+    if name not in samples or row.get("status") not in ("ok", "suspect", "resumed") or not path.is_file():
         return {}
     sample = samples[name]
     return score_prediction(load_prediction(path), load_truth(sample.truth), sample.image).metrics

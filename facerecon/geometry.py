@@ -1,31 +1,98 @@
-"""Camera and pose math shared by every component (OpenCV convention, DESIGN §3).
+"""Camera, pose and rotation math shared by every component (OpenCV convention).
 
 Camera at the origin looking along +z, x right, y down; pinhole with focal in pixels and the
-principal point at the image centre. Pose: Euler angles (rx, ry, rz) in radians,
-R = Rz·Ry·Rx, v_cam = R·v + t, translation in mm.
+principal point at the image centre unless given. Pose: v_cam = R·v + t, translation in mm, the
+rotation as Euler angles (rx, ry, rz) in radians with R = Rz·Ry·Rx, or as a matrix. Networks
+predict rotations in the continuous 6D representation (Zhou et al. 2019): the first two columns
+of R, orthonormalised by Gram-Schmidt.
+
+This module is the only implementation of these conversions in facerecon; the rotation
+functions accept torch tensors (batched, differentiable) and numpy arrays (returned as float64
+numpy arrays of the same leading shape).
 """
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import torch
 
-__all__ = ["euler_to_matrix", "apply_pose", "project", "vertex_normals", "face_normals"]
+__all__ = [
+    "euler_to_matrix", "matrix_to_euler", "sixd_to_matrix", "matrix_to_sixd",
+    "apply_pose", "project", "vertex_normals", "face_normals",
+]
 
 
+def _numpy_friendly(fn):
+    """Let a torch function of (..., k) tensors take and return numpy arrays as well (float64)."""
+
+    @functools.wraps(fn)
+    def wrapper(value, *args, **kwargs):
+        if isinstance(value, torch.Tensor):
+            return fn(value, *args, **kwargs)
+        return fn(torch.as_tensor(np.asarray(value, dtype=np.float64)), *args, **kwargs).numpy()
+
+    return wrapper
+
+
+@_numpy_friendly
 def euler_to_matrix(angles: torch.Tensor) -> torch.Tensor:
     """Rotation matrices R = Rz·Ry·Rx from Euler angles.
 
     Args:
-        angles: (B, 3) radians (rx, ry, rz).
+        angles: (..., 3) radians (rx, ry, rz).
     Returns:
-        (B, 3, 3)
+        (..., 3, 3)
     """
     x, y, z = angles.unbind(-1)
     cx, sx, cy, sy, cz, sz = x.cos(), x.sin(), y.cos(), y.sin(), z.cos(), z.sin()
     one, zero = torch.ones_like(x), torch.zeros_like(x)
-    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).view(-1, 3, 3)
-    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).view(-1, 3, 3)
-    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).view(-1, 3, 3)
+    shape = angles.shape[:-1] + (3, 3)
+    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).view(shape)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).view(shape)
+    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).view(shape)
     return rz @ ry @ rx
+
+
+@_numpy_friendly
+def matrix_to_euler(matrix: torch.Tensor) -> torch.Tensor:
+    """Euler angles (rx, ry, rz) with R = Rz·Ry·Rx from rotation matrices.
+
+    ry is in [-π/2, π/2]; at ry = ±π/2 (gimbal lock) rx absorbs the whole roll.
+
+    Args:
+        matrix: (..., 3, 3) rotations.
+    Returns:
+        (..., 3) radians.
+    """
+    ry = torch.asin((-matrix[..., 2, 0]).clamp(-1.0, 1.0))
+    rx = torch.atan2(matrix[..., 2, 1], matrix[..., 2, 2])
+    rz = torch.atan2(matrix[..., 1, 0], matrix[..., 0, 0])
+    return torch.stack([rx, ry, rz], -1)
+
+
+@_numpy_friendly
+def sixd_to_matrix(sixd: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices from the 6D representation (two column vectors, Gram-Schmidt).
+
+    Args:
+        sixd: (..., 6): the first column of R in [..., 0:3], the second in [..., 3:6] (any
+            scale, not parallel).
+    Returns:
+        (..., 3, 3) with columns b1, b2, b1 × b2.
+    """
+    a1, a2 = sixd[..., 0:3], sixd[..., 3:6]
+    b1 = torch.nn.functional.normalize(a1, dim=-1)
+    b2 = torch.nn.functional.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack([b1, b2, b3], -1)
+
+
+@_numpy_friendly
+def matrix_to_sixd(matrix: torch.Tensor) -> torch.Tensor:
+    """The 6D representation of rotation matrices: (..., 3, 3) -> (..., 6), inverse of
+    :func:`sixd_to_matrix`."""
+    return torch.cat([matrix[..., :, 0], matrix[..., :, 1]], -1)
 
 
 def apply_pose(vertices: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
@@ -33,12 +100,13 @@ def apply_pose(vertices: torch.Tensor, rotation: torch.Tensor, translation: torc
 
     Args:
         vertices: (B, V, 3) mm.
-        rotation: (B, 3) Euler angles in radians.
+        rotation: (B, 3) Euler angles in radians, or (B, 3, 3) rotation matrices.
         translation: (B, 3) mm.
     Returns:
         (B, V, 3) camera-frame vertices in mm.
     """
-    return vertices @ euler_to_matrix(rotation).transpose(1, 2) + translation[:, None, :]
+    matrix = rotation if rotation.dim() == 3 else euler_to_matrix(rotation)
+    return vertices @ matrix.transpose(1, 2) + translation[:, None, :]
 
 
 def project(

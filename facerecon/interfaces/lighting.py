@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from ..layout import ParameterGroup, ParameterLayout
 from .base import ComponentBase
 
 __all__ = ["Lighting"]
@@ -15,9 +16,12 @@ class Lighting(ComponentBase, ABC):
 
     Attributes:
         n_coeffs: K.
+        convention: one sentence saying what the coefficients mean (written into results files so
+            they can be read without facerecon).
     """
 
     n_coeffs: int
+    convention: str = ""
 
     @abstractmethod
     def initial(self, batch: int) -> torch.Tensor:
@@ -51,3 +55,9 @@ class Lighting(ComponentBase, ABC):
             ``residual`` being (B, K, 3) coefficients of this lighting or None when zero.
         """
         return None
+
+    def parameter_layout(self) -> ParameterLayout:
+        """The lighting's parameter group: ``light`` (B, K, 3), starting at :meth:`initial`."""
+        return ParameterLayout([ParameterGroup(
+            "light", (self.n_coeffs, 3), "lighting coefficients",
+            initial=lambda batch, device: self.initial(batch).to(device), owner="lighting")])

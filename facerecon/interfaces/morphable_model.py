@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from ..layout import TEXTURE_CHANNELS, ParameterGroup, ParameterLayout
 from .base import ComponentBase
 from .data import Textures
 
@@ -67,3 +68,24 @@ class MorphableModel(ComponentBase, ABC):
         Returns:
             :class:`Textures` with (B, T, T, C) linear maps.
         """
+
+    def parameter_layout(self) -> ParameterLayout:
+        """The model's parameter groups: identity and expression (B, K) in standard deviations with
+        a N(0, 1) prior, albedo likewise when ``n_albedo > 0``, and ``textures``: per-texel offsets
+        (B, T, T, 7) added to the statistical maps (diffuse 3, specular 3, roughness 1 channels,
+        see :data:`facerecon.layout.TEXTURE_CHANNELS`), starting at 0.
+
+        Override to declare other groups; :meth:`shape` and :meth:`textures` take the values.
+        """
+        t = int(self.texture_size)
+        channels = sum(count for _, count in TEXTURE_CHANNELS)
+        groups = [
+            ParameterGroup("identity", (self.n_identity,), "identity coefficients (std devs)", prior_std=1.0, owner="model"),
+            ParameterGroup("expression", (self.n_expression,), "expression coefficients (std devs)", prior_std=1.0, owner="model"),
+        ]
+        if self.n_albedo:
+            groups.append(ParameterGroup("albedo", (self.n_albedo,), "statistical albedo coefficients (std devs)",
+                                         prior_std=1.0, owner="model"))
+        groups.append(ParameterGroup("textures", (t, t, channels),
+                                     "per-texel offsets of the diffuse, specular and roughness maps", owner="model"))
+        return ParameterLayout(groups)

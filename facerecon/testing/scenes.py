@@ -280,6 +280,8 @@ def face_result(name: str = "sphere", image_size: int = 64, texture_size: int = 
         renders={"render": render, "mask": mask, "diffuse_shading": mask[..., None].repeat(3, -1) * 0.8},
         losses={"landmarks": [float(v) for v in np.geomspace(100.0, 1.0, 20)],
                 "photometric": [float(v) for v in np.geomspace(0.5, 0.05, 10)]},
+        lighting={"type": "sh", "params": {"bands": 3},
+                  "convention": "real spherical harmonics radiance, 3 bands, one column per RGB channel"},
         info={"model": "sphere", "seed": seed},
     )
 

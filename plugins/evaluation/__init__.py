@@ -28,7 +28,7 @@ class EvaluateParams:
     Runs ``recipe`` once per variant with the recipe's ``dataset`` as its input, then scores every
     face: against its ground truth when the dataset has one (geometry, landmarks, albedo, light,
     PSNR), else against its photo (landmark fit and PSNR). Writes ``evaluation.csv`` (one row per
-    variant and face), ``summary.json`` (per variant, NoW-style statistics over every face-region
+    variant and face), ``accuracy.json`` (per variant, NoW-style statistics over every face-region
     point of every face), ``errors.png`` (histograms) and ``heatmap.png`` (mean error per vertex
     painted on the mean face).
     """

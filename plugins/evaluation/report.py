@@ -1,9 +1,9 @@
 """What the evaluate task writes: the per-face table, the per-variant summary and the plots.
 
 - ``evaluation.csv``: one row per variant (or baseline) and face, every metric;
-- ``summary.json`` and ``summary.md``: per variant, on the faces every variant found (so rows
+- ``accuracy.json`` and ``accuracy.md``: per variant, on the faces every variant found (so rows
   compare the same faces), NoW's statistics (median, mean, std) over every face-region point of
-  every face, and the mean of the other metrics over faces; ``summary.json`` also has them over
+  every face, and the mean of the other metrics over faces; ``accuracy.json`` also has them over
   all the faces each variant found;
 - ``errors.png``: histograms and cumulative curves of those distances;
 - ``heatmap.png``: each variant's mean vertex-to-vertex error per vertex, painted on the mean face.
@@ -97,7 +97,7 @@ def write_table(records: list[FaceRecord], path: Path) -> Path:
 
 
 def write_summary(summary: dict[str, Any], folder: Path) -> list[Path]:
-    """``summary.json`` (all of ``summary``) and ``summary.md`` (the table over common faces)."""
+    """``accuracy.json`` (all of ``summary``) and ``accuracy.md`` (the table over common faces)."""
     def plain(value):
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
@@ -105,7 +105,7 @@ def write_summary(summary: dict[str, Any], folder: Path) -> list[Path]:
             return None
         return value
 
-    json_path, md_path = folder / "summary.json", folder / "summary.md"
+    json_path, md_path = folder / "accuracy.json", folder / "accuracy.md"
     with atomic_write(json_path) as handle:
         json.dump(plain(summary), handle, indent=2)
         handle.write("\n")

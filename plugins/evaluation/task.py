@@ -36,6 +36,8 @@ __all__ = ["EvaluateTask"]
 
 #: Key of the exporter the task adds to the evaluated recipe.
 _EXPORTER = "evaluation_prediction"
+#: Statuses of result rows that have a reconstruction (a suspect face is scored like any other).
+_RECONSTRUCTED = ("ok", "suspect", "resumed")
 
 
 @dataclass
@@ -143,7 +145,7 @@ class EvaluateTask(Task):
     def _score_variant(variant: str, summary, folder: Path, photos: list[_Photo], truths: _Truths,
                        settings: ScoreSettings) -> list[FaceRecord]:
         """Score every reconstructed face of one variant's run."""
-        done = [row for row in summary.rows if row.get("status") in ("ok", "resumed")]
+        done = [row for row in summary.rows if row.get("status") in _RECONSTRUCTED]
         reasons = dict(summary.skipped)
         records = []
         for photo in photos:

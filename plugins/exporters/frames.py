@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from facerecon.geometry import euler_to_matrix
 
-__all__ = ["OPENCV_TO_YUP", "to_frame", "intrinsic_matrix", "rotation_matrix", "extrinsic_matrix", "yfov"]
+__all__ = ["OPENCV_TO_YUP", "to_frame", "intrinsic_matrix", "extrinsic_matrix", "yfov"]
 
 #: Maps OpenCV camera-frame vectors to the y-up / glTF camera frame (and back: it is its own inverse).
 OPENCV_TO_YUP = np.diag([1.0, -1.0, -1.0])
@@ -39,16 +38,10 @@ def intrinsic_matrix(focal: float, width: int, height: int) -> np.ndarray:
     return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
 
 
-def rotation_matrix(euler: np.ndarray) -> np.ndarray:
-    """(3,) Euler angles (rx, ry, rz) in radians -> (3, 3) R = Rz·Ry·Rx."""
-    angles = torch.as_tensor(np.asarray(euler, dtype=np.float64)).view(1, 3)
-    return euler_to_matrix(angles)[0].numpy()
-
-
 def extrinsic_matrix(euler: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """(4, 4) model(world)-to-camera transform [[R, t], [0, 1]] (v_cam = R·v + t)."""
     matrix = np.eye(4)
-    matrix[:3, :3] = rotation_matrix(euler)
+    matrix[:3, :3] = euler_to_matrix(euler)
     matrix[:3, 3] = np.asarray(translation, dtype=np.float64)
     return matrix
 

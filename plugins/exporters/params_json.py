@@ -14,7 +14,9 @@ import numpy as np
 from facerecon.interfaces import Exporter, FaceResult
 from facerecon.io import atomic_write
 
-from .frames import extrinsic_matrix, intrinsic_matrix, rotation_matrix
+from facerecon.geometry import euler_to_matrix
+
+from .frames import extrinsic_matrix, intrinsic_matrix
 
 __all__ = ["ParamsExporter", "LandmarksExporter", "CONVENTIONS", "to_jsonable", "write_json",
            "landmark_errors"]
@@ -29,8 +31,6 @@ CONVENTIONS = {
     "colour": "input image sRGB; texture maps, light and renders linear RGB",
     "uv": "u right, v up in [0, 1]; texel row 0 of a map is v = 1",
 }
-_SH_CONVENTION = ("real spherical harmonics radiance, bands l = 0..L-1, m = -l..l, "
-                  "row l^2 + l + m, one column per RGB channel")
 
 
 def to_jsonable(value: Any) -> Any:
@@ -67,12 +67,10 @@ def landmark_errors(result: FaceResult) -> np.ndarray | None:
     return np.linalg.norm(offsets, axis=-1)
 
 
-def _light(light: np.ndarray) -> dict:
-    count = int(light.shape[0])
-    bands = math.isqrt(count)
-    if bands * bands == count:
-        return {"kind": "sh", "bands": bands, "convention": _SH_CONVENTION, "coefficients": light}
-    return {"kind": "unknown", "coefficients": light}
+def _light(result: FaceResult) -> dict:
+    """The light as the lighting component that produced it describes it, with its coefficients."""
+    described = {key: result.lighting[key] for key in ("type", "params", "convention") if key in result.lighting}
+    return {"type": "unknown", **described, "coefficients": np.asarray(result.light)}
 
 
 class ParamsExporter(Exporter):
@@ -89,7 +87,7 @@ class ParamsExporter(Exporter):
             "pose": {
                 "rotation_euler": result.rotation,
                 "euler_convention": "xyz radians, R = Rz*Ry*Rx",
-                "rotation_matrix": rotation_matrix(result.rotation),
+                "rotation_matrix": euler_to_matrix(result.rotation),
                 "translation_mm": result.translation,
             },
             "camera": {
@@ -100,7 +98,7 @@ class ParamsExporter(Exporter):
                 "extrinsics": extrinsic_matrix(result.rotation, result.translation),
                 "extrinsics_convention": "4x4 model(world) -> OpenCV camera, mm",
             },
-            "light": _light(np.asarray(result.light)),
+            "light": _light(result),
             "landmarks": {"detected": result.landmarks_detected, "fitted": result.landmarks_fitted},
             "mesh": {"vertices": len(result.vertices), "faces": len(result.faces),
                      "texture_size": list(result.diffuse.shape[:2])},

@@ -120,10 +120,10 @@ class SHLighting(Lighting):
 
     def __init__(self, params, context) -> None:
         super().__init__(params, context)
-        if params.bands < 1:
-            raise ValueError(f"sh lighting needs bands >= 1, got {params.bands}")
         self.bands = params.bands
         self.n_coeffs = params.bands**2
+        self.convention = (f"real spherical harmonics radiance, {self.bands} bands l = 0..{self.bands - 1}, "
+                           "m = -l..l, row l^2 + l + m, one column per RGB channel, camera frame")
         self._kernel = lambert_kernel(params.bands)
 
     def basis(self, directions: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from .surface import head_centre, orient_outward
 __all__ = ["Bfm2009", "compile_model", "map_landmarks", "CACHE_VERSION"]
 
 #: Bump when the derivation changes: every cached bfm2009 entry is rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def map_landmarks(keypoints: np.ndarray, trim_index: np.ndarray) -> np.ndarray:

@@ -14,8 +14,11 @@ deviation of that distribution (column scaled by ``param_std``) around the model
 (``param_mean`` is the average of 3DDFA's training fits, not the model mean, and is not used).
 Geometry is converted to mm and centred on :func:`plugins.models.surface.head_centre`.
 
-The arrays have no triangles, UVs or albedo: they are derived once (a few seconds) and cached
-under ``context.cache_dir/models/``; later loads read one ``.npz``.
+The arrays have no triangles, UVs or albedo: they are derived once (about 3 s) and cached
+under ``context.cache_dir/models/``; later loads read one ``.npz``. The derived mesh is closed
+(:func:`plugins.models.surface.triangulate`) and gets a mouth cavity
+(:mod:`plugins.models.mouth`): its vertices follow the 53,215 source vertices (V = 53,644 with
+the default cavity) and are outside the face region; ``mouth_diffuse`` colours their texels.
 """
 from __future__ import annotations
 
@@ -31,12 +34,13 @@ from facerecon.interfaces import BuildContext
 from .cache import cache_key, cached_arrays
 from .linear import LinearFaceModel
 from .derived import surface_arrays
+from .mouth import mouth_cavity
 from .surface import head_centre, triangulate
 
 __all__ = ["BfmLite", "locate_arrays", "read_arrays", "CACHE_VERSION"]
 
 #: Bump when the derivation changes: every cached bfm-lite entry is rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _FILES = ("u_shp.npy", "u_exp.npy", "w_shp_sim.npy", "w_exp_sim.npy", "keypoints_sim.npy", "param_whitening.pkl")
 
 
@@ -94,12 +98,17 @@ def compile_model(folder: Path, texture_size: int, max_edge_mm: float) -> dict[s
     identity = _components(src["identity"], src["identity_std"])
     expression = _components(src["expression"], src["expression_std"])
     faces = triangulate(mean, expression, max_edge_mm)
+    cavity = mouth_cavity(mean, faces, landmarks[60:68])
+    inside = np.arange(len(mean) + len(cavity.offsets)) >= len(mean)
+    mean = cavity.extend(mean) + np.concatenate([np.zeros_like(mean), cavity.offsets])
+    faces = np.concatenate([faces, cavity.faces])
     return {
         "mean": mean.astype(np.float32),
-        "identity": identity.astype(np.float32),
-        "expression": expression.astype(np.float32),
+        "identity": cavity.extend(identity).astype(np.float32),
+        "expression": cavity.extend(expression).astype(np.float32),
         "centre": centre.astype(np.float32),
-        **surface_arrays(mean, faces, landmarks, texture_size),
+        "cavity": inside,
+        **surface_arrays(mean, faces, landmarks, texture_size, outside_face=inside),
     }
 
 

@@ -15,6 +15,7 @@ A compiled model is a dict of numpy arrays (what :mod:`plugins.models.cache` sto
 ``texel_weights``         (T*T, 3) barycentric weights
 ``texel_covered``         (T*T,) bool, texel centre inside a triangle
 ``centre``                (3,) what was subtracted from the file's coordinates (mm)
+``cavity``                optional (V,) bool, vertices of a mouth cavity added to the source mesh
 ``diffuse_mean``          optional (V, 3) per-vertex diffuse albedo
 ``diffuse_basis``         optional (Ka, V, 3) per standard deviation
 ``diffuse_encoding``      ``"linear"`` or ``"srgb255"`` (sRGB values 0-255, linearised after mixing)
@@ -40,11 +41,14 @@ class LinearFaceModel(MorphableModel):
 
     Subclasses build the compiled arrays and call :meth:`_install`. Params must have
     ``texture_size``, ``skin_specular`` and ``roughness``; models without per-vertex diffuse
-    albedo also ``skin_diffuse``.
+    albedo also ``skin_diffuse``, and those with a ``cavity`` array ``mouth_diffuse`` (the
+    cavity's texels are that colour, blended with the skin by the texel weights).
 
     Attributes (beyond :class:`MorphableModel`'s):
         mean: (V, 3); identity_basis: (Ki, V, 3); expression_basis: (Ke, V, 3).
         texel_mask: (T*T,) bool, texels inside triangles of the face region.
+        cavity: (V,) bool, vertices of an added mouth cavity, or None.
+        texel_cavity: (T*T,) float in [0, 1], how much of each texel is mouth cavity, or None.
         centre: (3,) mm subtracted from the source coordinates.
     """
 
@@ -79,6 +83,8 @@ class LinearFaceModel(MorphableModel):
         self.specular_mean = tensor("specular_mean", torch.float32) if "specular_mean" in arrays else None
         self.specular_basis = tensor("specular_basis", torch.float32) if "specular_basis" in arrays else None
         self.n_albedo = int(self.diffuse_basis.shape[0]) if self.diffuse_basis is not None else 0
+        self.cavity = tensor("cavity", torch.bool) if "cavity" in arrays else None
+        self.texel_cavity = None if self.cavity is None else self.bake(self.cavity.float()[None, :, None]).reshape(-1)
 
     def shape(self, identity: torch.Tensor, expression: torch.Tensor, indices: torch.Tensor | None = None) -> torch.Tensor:
         """Vertices from coefficients in standard deviations.
@@ -131,6 +137,9 @@ class LinearFaceModel(MorphableModel):
         t, device = self.texture_size, self.device
         if self.diffuse_mean is None:
             diffuse = torch.tensor(self.params.skin_diffuse, device=device).expand(batch, t, t, 3)
+            if self.texel_cavity is not None:
+                mouth = torch.tensor(self.params.mouth_diffuse, device=device)
+                diffuse = diffuse + self.texel_cavity.reshape(1, t, t, 1) * (mouth - diffuse)
         else:
             colour = self._per_vertex(self.diffuse_mean, self.diffuse_basis, albedo, batch)
             if self.diffuse_encoding == "srgb255":

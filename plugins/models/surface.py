@@ -29,6 +29,7 @@ __all__ = [
     "orient_outward",
     "mirror_vertices",
     "face_region",
+    "boundary_loops",
     "mesh_report",
 ]
 
@@ -42,6 +43,10 @@ NORMAL_NEIGHBOURS = 8
 # +-3 standard deviations bridges a gap that opens (the lips): it is dropped.
 STRETCH_LIMIT = 2.0
 STRETCH_STD = 3.0
+# Outline notches (an open triangle with two kept neighbours) are filled this many times over,
+# with triangles whose edges are at most NOTCH_EDGE times max_edge_mm.
+NOTCH_PASSES = 3
+NOTCH_EDGE = 2.0
 # Forehead height above the brows, as a fraction of the brow-to-subnasale height (the upper
 # third of the face is about as tall as the middle one; 0.6 stays clear of the hairline).
 FOREHEAD_FRACTION = 0.6
@@ -118,34 +123,73 @@ def edge_lengths(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def triangulate(vertices: np.ndarray, expression: np.ndarray | None, max_edge_mm: float) -> np.ndarray:
-    """Triangles over a mean shape that comes without any.
+    """Triangles over a mean shape that comes without any, without holes except the mouth.
 
-    Delaunay triangulation of the unwrap of the visible vertices (:func:`hidden_vertices`), then
-    dropping triangles with an edge longer than ``max_edge_mm`` (they span the concave outline
-    and holes), triangles that stretch more than ``STRETCH_LIMIT`` times under an expression
-    component at ``STRETCH_STD`` standard deviations (they bridge the lips, which must open), and
-    pieces not connected to the largest one.
+    Delaunay triangulation of the unwrap of the visible vertices (:func:`hidden_vertices`). A
+    triangle is *open* when an edge is longer than ``max_edge_mm`` (it spans the concave
+    outline or a fold) or when it stretches more than ``STRETCH_LIMIT`` times under an
+    expression component at ``STRETCH_STD`` standard deviations (it bridges the lips, which
+    must open). Open triangles are then sorted by the region of open triangles they belong to
+    (:func:`_close_holes`): regions enclosed by the surface (ear bowls, nostrils, gaps along the
+    neck) are closed again, except the one with the most stretching triangles (the mouth), and notches
+    in the outline are filled (:data:`NOTCH_PASSES`). Pieces not connected to the largest one
+    are dropped.
 
     Args:
         vertices: (V, 3) centred mean shape in mm.
         expression: (K, V, 3) expression displacements in mm per standard deviation, or None.
-        max_edge_mm: longest edge kept.
+        max_edge_mm: longest edge of a triangle of the open surface (triangles that close
+            holes may be longer).
     Returns:
         (F, 3) int64 triangles, counter-clockwise seen from outside.
     """
     visible = np.flatnonzero(~hidden_vertices(vertices))
     flat = unwrap(vertices)
-    faces = visible[Delaunay(flat[visible]).simplices].astype(np.int64)
+    delaunay = Delaunay(flat[visible])
+    faces = visible[delaunay.simplices].astype(np.int64)
     lengths = edge_lengths(vertices, faces)
-    short = lengths.max(1) <= max_edge_mm
-    faces, lengths = faces[short], lengths[short]
+    long = lengths.max(1) > max_edge_mm
+    stretched = np.zeros(len(faces), dtype=bool)
     if expression is not None:
         stretch = np.ones(len(faces))
         for component in expression:
             for sign in (-STRETCH_STD, STRETCH_STD):
                 stretch = np.maximum(stretch, (edge_lengths(vertices + sign * component, faces) / lengths).max(1))
-        faces = faces[stretch <= STRETCH_LIMIT]
-    return _counter_clockwise(flat, _largest_piece(faces, len(vertices)))
+        stretched = stretch > STRETCH_LIMIT
+    keep = _close_holes(delaunay.neighbors, long | stretched, stretched, lengths.max(1) <= NOTCH_EDGE * max_edge_mm)
+    return _counter_clockwise(flat, _largest_piece(faces[keep], len(vertices)))
+
+
+def _close_holes(neighbors: np.ndarray, open_: np.ndarray, keep_open: np.ndarray, fillable: np.ndarray) -> np.ndarray:
+    """Which triangles of a planar triangulation to keep once holes are closed.
+
+    Args:
+        neighbors: (F, 3) neighbouring triangle across each edge, -1 on the hull (scipy's Delaunay).
+        open_: (F,) bool, triangles that were dropped.
+        keep_open: (F,) bool, open triangles of which the region holding the most stays open (the mouth).
+        fillable: (F,) bool, open triangles small enough to fill a notch of the outline.
+    Returns:
+        (F,) bool, the triangles to keep.
+    """
+    n = len(neighbors)
+    rows = np.repeat(np.arange(n), 3)
+    cols = neighbors.ravel()
+    both_open = (cols >= 0) & open_[rows] & open_[np.maximum(cols, 0)]
+    graph = coo_matrix((np.ones(int(both_open.sum())), (rows[both_open], cols[both_open])), shape=(n, n))
+    _, region = connected_components(graph, directed=False)
+    on_hull = open_ & (neighbors < 0).any(1)
+    mouth = np.zeros(n, dtype=bool)
+    if (keep_open & open_).any():
+        mouth = region == np.bincount(region[keep_open & open_]).argmax()
+    outside = np.isin(region, region[on_hull]) | mouth
+    keep = ~open_ | ~outside
+    for _ in range(NOTCH_PASSES):
+        kept_neighbours = np.where(neighbors >= 0, keep[np.maximum(neighbors, 0)], False).sum(1)
+        notch = ~keep & fillable & (kept_neighbours >= 2) & ~mouth
+        if not notch.any():
+            break
+        keep |= notch
+    return keep
 
 
 def _largest_piece(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -222,6 +266,31 @@ def face_region(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     forehead = brows[::-1] + np.array([0.0, lift])
     outline = np.concatenate([points[list(IBUG68_GROUPS["jaw"])], forehead])
     return PolygonPath(outline).contains_points(flat)
+
+
+def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+    """Boundary loops of a consistently oriented mesh, each in the direction of its triangles' edges.
+
+    Args:
+        faces: (F, 3).
+    Returns:
+        Vertex loops (each (L,), the edge ``loop[i] -> loop[i + 1]`` belongs to a triangle), longest first.
+        Vertices where loops touch are walked as best they can (a loop may then be split).
+    """
+    half = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    n = int(faces.max()) + 1
+    keys = half[:, 0] * n + half[:, 1]
+    boundary = half[~np.isin(keys, half[:, 1] * n + half[:, 0])]
+    following = dict(zip(boundary[:, 0].tolist(), boundary[:, 1].tolist()))
+    loops = []
+    while following:
+        start = next(iter(following))
+        loop, vertex = [start], following.pop(start)
+        while vertex != start and vertex in following:
+            loop.append(vertex)
+            vertex = following.pop(vertex)
+        loops.append(np.asarray(loop, dtype=np.int64))
+    return sorted(loops, key=len, reverse=True)
 
 
 def mesh_report(vertices: np.ndarray, faces: np.ndarray) -> dict[str, int | float]:

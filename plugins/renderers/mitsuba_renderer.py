@@ -4,7 +4,10 @@ Each batch item becomes a Mitsuba scene (:mod:`.mitsuba_scene` for the frames an
 
 - the mesh (camera-frame vertices, the scene's shading normals, uvs) with redner's
   Cook-Torrance or Lambert written as a Dr.Jit BSDF (:mod:`.mitsuba_bsdf`), driven by the
-  diffuse / specular / roughness maps as bilinear bitmap textures;
+  diffuse / specular / roughness maps as bilinear bitmap textures. With ``cull_backfaces``
+  (default, like the rasterizer) the triangles facing away from the camera are left out, so
+  they neither show nor cast shadows; without it they stay, black where seen (the BSDF is
+  one-sided) — the rasterizer without culling shades them with their away-facing normals;
 - an ``envmap`` emitter tabulating ``lighting.radiance`` (any lighting) on a lat-long grid of
   ``envmap_height × 2·envmap_height`` texels. Negative radiance (possible with SH) is clamped to
   0: a light source cannot be negative, and Mitsuba importance-samples the map by luminance;
@@ -56,9 +59,6 @@ class MitsubaRenderer(Renderer):
 
     def __init__(self, params, context) -> None:
         super().__init__(params, context)
-        for name, low in (("spp", 1), ("bounces", 1), ("envmap_height", 4)):
-            if getattr(params, name) < low:
-                raise FaceReconError(f"mitsuba renderer: {name} must be >= {low}, got {getattr(params, name)}")
         load_mitsuba(torch.device(context.device).type)  # fail at build time, saying what is missing
         self._renders = 0
 
@@ -87,8 +87,9 @@ class MitsubaRenderer(Renderer):
 
         items = []
         for b in range(batch):
+            kept = self._kept_triangles(mesh.vertices[b].detach(), faces)
             items.append(self._render_item(
-                backend, mesh.vertices[b].float(), mesh.normals[b].float(), faces, texcoords,
+                backend, mesh.vertices[b].float(), mesh.normals[b].float(), faces, kept, texcoords,
                 [m[b] for m in maps], envmaps[b], lambertian, min_roughness,
                 width, height, float(focal[b]), (float(centre[b, 0]), float(centre[b, 1])),
             ))
@@ -120,9 +121,23 @@ class MitsubaRenderer(Renderer):
         env = radiance.clamp(min=0.0).reshape(batch, height, 2 * height, 3)
         return torch.cat([env[:, :, -1:], env, env[:, :, :1]], dim=2).contiguous()
 
-    def _render_item(self, backend, vertices, normals, faces, texcoords, maps, envmap, lambertian, min_roughness,
+    def _kept_triangles(self, vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        """(F',) indices of the triangles put in the scene: those facing the camera with ``cull_backfaces``.
+
+        A triangle faces the camera when its normal (counter-clockwise winding) points towards the
+        camera centre, the rasterizer's test.
+        """
+        if not self.params.cull_backfaces:
+            return torch.arange(faces.shape[0], device=faces.device)
+        corners = vertices[faces.long()]  # (F, 3, 3)
+        normals = torch.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0], dim=-1)
+        return ((normals * corners[:, 0]).sum(-1) < 0).nonzero().squeeze(1)
+
+    def _render_item(self, backend, vertices, normals, faces, kept, texcoords, maps, envmap, lambertian, min_roughness,
                      width, height, focal, principal):
-        """Render one item -> image (H, W, 3), mask, depth (H, W), normals (H, W, 3), uv, triangle_id."""
+        """Render one item (the ``kept`` triangles of ``faces``) -> image (H, W, 3), mask, depth (H, W),
+        normals (H, W, 3), uv, triangle_id (an index into ``faces``)."""
+        faces = faces[kept]
         mi, dr = backend.mi, backend.dr
         register_bsdf(mi, dr)
         seed = self.params.seed + self._renders
@@ -175,6 +190,7 @@ class MitsubaRenderer(Renderer):
         rgba = trace(vertices.contiguous(), normals.contiguous(), *(m.contiguous() for m in maps), envmap)
         depth, normal_map, uv, triangle_id = self._geometry(backend, built["scene"], width, height, focal, principal,
                                                             vertices.device)
+        triangle_id = torch.where(triangle_id >= 0, kept.to(triangle_id.device)[triangle_id.clamp(min=0)], triangle_id)
         return rgba[..., :3], rgba[..., 3], depth, normal_map, uv, triangle_id
 
     @staticmethod

@@ -4,8 +4,8 @@ Image formation, per pixel centre (x + 0.5, y + 0.5) of the camera's width × he
 
 1. Visibility (no gradients, :mod:`.raster_visibility`): vertices are projected with the OpenCV
    pinhole of ``scene.camera`` (:func:`facerecon.geometry.project`), a vectorised z-buffer picks
-   the nearest triangle covering each pixel centre (only front faces with ``cull_backfaces``;
-   back faces are shaded with their own, away-facing normals otherwise). Triangles with a vertex
+   the nearest triangle covering each pixel centre (only front faces with ``cull_backfaces``,
+   the default; back faces are shaded with their own, away-facing normals otherwise). Triangles with a vertex
    closer than 1e-3 mm to the camera plane are dropped (no near-plane clipping).
 2. Differentiable fragments: for each covered pixel the screen-space barycentrics of its visible
    triangle are recomputed with autograd from the projected vertices, made perspective-correct

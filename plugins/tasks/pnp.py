@@ -6,24 +6,9 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["matrix_to_euler", "euler_to_matrix_np", "solve_pose"]
+from facerecon.geometry import euler_to_matrix, matrix_to_euler
 
-
-def euler_to_matrix_np(angles: np.ndarray) -> np.ndarray:
-    """(3,) Euler angles (rx, ry, rz) -> (3, 3) R = Rz·Ry·Rx."""
-    x, y, z = angles
-    rx = np.array([[1, 0, 0], [0, math.cos(x), -math.sin(x)], [0, math.sin(x), math.cos(x)]])
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rz = np.array([[math.cos(z), -math.sin(z), 0], [math.sin(z), math.cos(z), 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation -> (3,) Euler angles (rx, ry, rz) with R = Rz·Ry·Rx."""
-    ry = math.asin(float(np.clip(-matrix[2, 0], -1.0, 1.0)))
-    rx = math.atan2(matrix[2, 1], matrix[2, 2])
-    rz = math.atan2(matrix[1, 0], matrix[0, 0])
-    return np.array([rx, ry, rz])
+__all__ = ["solve_pose"]
 
 
 def solve_pose(
@@ -42,7 +27,7 @@ def solve_pose(
         (rotation (3,) Euler radians, translation (3,) mm).
     """
     k = np.array([[focal, 0, principal[0]], [0, focal, principal[1]], [0, 0, 1]], np.float64)
-    rvec0, _ = cv2.Rodrigues(euler_to_matrix_np(np.array([math.pi, 0.0, 0.0])))
+    rvec0, _ = cv2.Rodrigues(euler_to_matrix(np.array([math.pi, 0.0, 0.0])))
     tvec0 = np.array([[0.0], [0.0], [500.0]])
     ok, rvec, tvec = cv2.solvePnP(
         model_points.astype(np.float64), image_points.astype(np.float64), k, None,

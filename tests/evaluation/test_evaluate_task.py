@@ -102,9 +102,9 @@ def test_per_face_table_and_summary_files(synthetic):
     assert set(rows[0]) == {"variant", "face", "status", "seconds", *METRICS}
     for row in rows:
         assert row["status"] == "ok" or row["variant"] in ("fit", "landmarks-only"), row
-    summary = json.loads((output / "summary.json").read_text())
+    summary = json.loads((output / "accuracy.json").read_text())
     assert summary["total_faces"] == 2 and set(summary["common"]) == set(summary["all"])
-    assert (output / "summary.md").read_text().count("|") > 20
+    assert (output / "accuracy.md").read_text().count("|") > 20
     for picture in ("errors.png", "heatmap.png"):
         assert (output / picture).stat().st_size > 10_000
     for variant in ("fit", "landmarks-only"):

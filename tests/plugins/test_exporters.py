@@ -87,6 +87,7 @@ def make_result(seed: int = 0) -> tuple[FaceResult, np.ndarray]:
         rotation=ROTATION.astype(np.float32),
         translation=TRANSLATION.astype(np.float32),
         light=rng.normal(size=(9, 3)).astype(np.float32),
+        lighting={"type": "sh", "params": {"bands": 3, "ambient": 1.0}, "convention": "real SH radiance"},
         coefficients={"identity": rng.normal(size=40).astype(np.float32),
                       "expression": rng.normal(size=10).astype(np.float32)},
         landmarks_detected=(fitted + rng.normal(0, 1.5, fitted.shape)).astype(np.float32),
@@ -220,7 +221,7 @@ def test_params_json_round_trips_and_reprojects(registry, tmp_path, posed):
         np.testing.assert_allclose(data["coefficients"][name], values, rtol=1e-6)
     np.testing.assert_allclose(data["pose"]["rotation_euler"], result.rotation, rtol=1e-6)
     np.testing.assert_allclose(data["pose"]["translation_mm"], result.translation)
-    assert data["light"]["kind"] == "sh" and data["light"]["bands"] == 3
+    assert data["light"]["type"] == "sh" and data["light"]["params"]["bands"] == 3 and "convention" in data["light"]
     np.testing.assert_allclose(data["light"]["coefficients"], result.light, rtol=1e-6)
     np.testing.assert_allclose(data["landmarks"]["fitted"], result.landmarks_fitted, rtol=1e-6)
     assert data["info"] == {"model": "icosphere", "steps": 80} and data["conventions"]["units"] == "mm"

@@ -5,7 +5,8 @@ seed 0), rotation (π + 0.10, 0.20, −0.05) rad, translation (12, −8, 520) mm
 3-band SH light (dimmer ambient, light from the upper right and from the camera side) is rendered
 with the real rasterizer and Cook-Torrance at S = 96 px. Its 68 model landmarks, projected, are
 the "detected" landmarks. The fit starts as the task does (PnP on the mean shape, ambient light)
-and runs three recipe stages with the task's own ``FaceVariables`` / ``run_stage``:
+and runs three recipe stages with the core's batched pipeline (``FacePipeline``, ``LeafParameters``,
+``run_stage``), as the task does:
 
     landmarks    200 steps, lr 0.02   pose, expression, identity   landmark + 10·prior
     light         20 steps, lr 0.05   light                        1000·photometric
@@ -42,10 +43,10 @@ import torch
 from facerecon.api import cache_dir, default_host
 from facerecon.geometry import apply_pose, euler_to_matrix, vertex_normals
 from facerecon.interfaces import Camera, Mesh, Scene
+from facerecon.optimize import LeafParameters, run_stage
+from facerecon.pipeline import FacePipeline, FaceTargets
 from facerecon.recipe import Builder, load_recipe
 from plugins.tasks.pnp import solve_pose
-from plugins.tasks.stages import Components, FitTarget, run_stage
-from plugins.tasks.variables import FaceVariables
 
 SIZE = 96
 ROTATION_TOL_DEG = 1.6
@@ -101,18 +102,19 @@ def _true_light(lighting) -> torch.Tensor:
     return light
 
 
-def _errors(variables: FaceVariables, truth: dict, model) -> dict[str, float]:
+def _errors(parameters: LeafParameters, truth: dict, model) -> dict[str, float]:
     """Rotation (deg), translation (mm), face-region shape and camera-frame vertex errors (mm)."""
     with torch.no_grad():
-        relative = euler_to_matrix(variables.rotation)[0].T @ euler_to_matrix(truth["rotation"])[0]
+        values = parameters.face(0)
+        relative = values["rotation"][0].T @ euler_to_matrix(truth["rotation"])[0]
         cos = float((torch.trace(relative) - 1.0) / 2.0)
         face = model.face_mask
-        shape = model.shape(variables.identity, variables.expression)[0]
-        camera = variables.camera_vertices()[0]
+        shape = model.shape(values["identity"], values["expression"])
+        camera = apply_pose(shape, values["rotation"], values["translation"])[0]
         return {
             "rotation_deg": math.degrees(math.acos(max(-1.0, min(1.0, cos)))),
-            "translation_mm": float((variables.translation - truth["translation"]).norm()),
-            "shape_mm": float((shape - truth["shape"]).norm(dim=-1)[face].mean()),
+            "translation_mm": float((values["translation"] - truth["translation"]).norm()),
+            "shape_mm": float((shape[0] - truth["shape"]).norm(dim=-1)[face].mean()),
             "camera_mm": float((camera - truth["camera"]).norm(dim=-1)[face].mean()),
         }
 
@@ -125,9 +127,8 @@ def fit_synthetic(recipe_path, seed: int = 0) -> dict:
     host = default_host()
     recipe = load_recipe(recipe_path, host.registry)
     build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
-    components = Components(model=build("model"), lighting=build("light"),
-                            reflectance=build("reflectance"), renderer=build("renderer"))
-    model = components.model
+    pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+    model = pipeline.model
 
     generator = torch.Generator().manual_seed(seed)
     identity = torch.randn(1, model.n_identity, generator=generator) * 0.5
@@ -143,9 +144,9 @@ def fit_synthetic(recipe_path, seed: int = 0) -> dict:
         mesh = Mesh(vertices=vertices, faces=model.faces, uvs=model.uvs,
                     normals=vertex_normals(vertices, model.faces))
         scene = Scene(mesh=mesh, camera=camera, textures=model.textures(None, 1),
-                      light=_true_light(components.lighting), lighting=components.lighting,
-                      reflectance=components.reflectance)
-        image = components.renderer.render(scene).image
+                      light=_true_light(pipeline.lighting), lighting=pipeline.lighting,
+                      reflectance=pipeline.reflectance)
+        image = pipeline.renderer.render(scene).image
         landmarks = camera.project(vertices[:, model.landmarks])
     truth = {"rotation": rotation, "translation": translation, "shape": shape[0], "camera": vertices[0]}
 
@@ -153,18 +154,21 @@ def fit_synthetic(recipe_path, seed: int = 0) -> dict:
     points = np.arange(17, 68)  # the task's PnP points: no jaw contour
     initial_rotation, initial_translation = solve_pose(
         mean[model.landmarks[points]].numpy(), landmarks[0, points].numpy(), focal, (SIZE / 2.0, SIZE / 2.0))
-    variables = FaceVariables(model, components.lighting, initial_rotation, initial_translation, focal,
-                              torch.device("cpu"))
-    target = FitTarget(image=image, landmarks=landmarks, camera_principal=principal)
+    initial = pipeline.layout.initial(
+        1, torch.device("cpu"), rotation=euler_to_matrix(torch.as_tensor(initial_rotation, dtype=torch.float32)[None]),
+        translation=torch.as_tensor(initial_translation, dtype=torch.float32)[None], focal=torch.tensor([focal]))
+    parameters = LeafParameters(pipeline.layout, initial)
+    targets = FaceTargets(image=image, principal=principal, landmarks=landmarks)
 
-    errors = {"init": _errors(variables, truth, model)}
+    errors = {"init": _errors(parameters, truth, model)}
     histories = {}
     for name, stage in recipe.root.stages.items():
-        histories[name] = run_stage(name, stage, variables, components, target, build)
-        errors[name] = _errors(variables, truth, model)
+        losses = {key: build(node) for key, node in stage.losses.items()}
+        histories[name] = run_stage(stage, parameters, pipeline, targets, losses)
+        errors[name] = _errors(parameters, truth, model)
     return {"errors": errors, "histories": histories,
             "mean_shape_mm": float((mean - truth["shape"]).norm(dim=-1)[model.face_mask].mean()),
-            "focal": float(variables.focal.detach()), "true_focal": focal}
+            "focal": float(parameters.face(0)["focal"][0]), "true_focal": focal}
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +209,7 @@ def test_photometric_stages_improve_on_the_landmark_fit(synthetic_fit):
 def test_every_stage_lowers_its_loss(synthetic_fit):
     """Mean loss over the last 10 % of each stage's steps is below that over the first 10 %."""
     for name, history in synthetic_fit["histories"].items():
-        totals = np.asarray(history.totals)
+        totals = history.totals[:, 0].numpy()
         assert np.all(np.isfinite(totals)), name
         k = max(1, len(totals) // 10)
         assert totals[-k:].mean() < totals[:k].mean(), (name, totals[:k], totals[-k:])

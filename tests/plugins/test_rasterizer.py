@@ -58,10 +58,10 @@ def scene(vertices, faces, uvs, textures=None, light=None, reflectance=LAMBERT, 
 
 
 def quad(x0, y0, x1, y1, depth=100.0):
-    """A rectangle covering pixel coordinates [x0, x1] × [y0, y1]; uv (0, 1) at the top left."""
+    """A rectangle covering pixel coordinates [x0, x1] × [y0, y1], facing the camera; uv (0, 1) at the top left."""
     corners = torch.tensor([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
     uvs = torch.tensor([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
-    return to_camera(corners, depth), torch.tensor([[0, 1, 2], [0, 2, 3]]), uvs
+    return to_camera(corners, depth), torch.tensor([[0, 2, 1], [0, 3, 2]]), uvs
 
 
 def uv_sphere(n_lat: int, n_lon: int, radius: float, centre) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -84,7 +84,7 @@ def test_registered():
     spec = registry.get("renderer", "rasterizer")
     params = spec.params()
     assert spec.load() is Rasterizer
-    assert params.cull_backfaces is False and params.background == (0.0, 0.0, 0.0)
+    assert params.cull_backfaces is True and params.background == (0.0, 0.0, 0.0)
 
 
 def test_quad_exact_coverage_and_barycentrics():
@@ -111,7 +111,7 @@ def test_perspective_correct_interpolation():
     axis_u, axis_v = torch.tensor([60.0, 0.0, 60.0]), torch.tensor([0.0, 50.0, 20.0])
     vertices = torch.stack([origin, origin + axis_u, origin + axis_u + axis_v, origin + axis_v])
     uvs = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
+    faces = torch.tensor([[0, 2, 1], [0, 3, 2]])
     out = rasterizer(antialias=False).render(scene(vertices, faces, uvs))
     covered = out.mask[0] > 0
     assert covered.sum() > 200
@@ -132,7 +132,7 @@ def test_depth_ordering(order):
     near = to_camera(torch.tensor([[4.0, 4.0], [24.0, 4.0], [4.0, 24.0]]), 100.0)
     far = to_camera(torch.tensor([[8.0, 8.0], [28.0, 8.0], [8.0, 28.0]]), 200.0)
     vertices = torch.cat([near, far])
-    triangles = [torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5])]
+    triangles = [torch.tensor([0, 2, 1]), torch.tensor([3, 5, 4])]  # facing the camera
     faces = torch.stack([triangles[i] for i in order])
     # u = 0 on the near triangle, 1 on the far one: a two-texel map colours them red and blue.
     uvs = torch.tensor([[0.0, 0.5]] * 3 + [[1.0, 0.5]] * 3)
@@ -283,8 +283,8 @@ def test_background_and_no_antialias_mask_is_hard():
 def test_cull_backfaces():
     vertices, faces, uvs = quad(4.3, 4.2, 20.6, 20.7)
     flipped = faces[:, [0, 2, 1]]
-    for tris, faces_camera in ((faces, False), (flipped, True)):
-        # The quad's normal points along +z (away from the camera) with ``faces``.
+    for tris, faces_camera in ((faces, True), (flipped, False)):
+        # The quad's normal points along -z (towards the camera) with ``faces``.
         culled = rasterizer(cull_backfaces=True).render(scene(vertices, tris, uvs))
         kept = rasterizer(cull_backfaces=False).render(scene(vertices, tris, uvs))
         assert kept.mask.sum() > 200

@@ -180,3 +180,39 @@ def test_light_gradients_agree(shape, threshold, request):
     raster = _light_gradient(RASTERIZER, mesh, camera, textures, start, target)
     cosine = torch.nn.functional.cosine_similarity(traced, raster, dim=0).item()
     assert cosine > threshold, f"{shape}: cosine similarity of the light gradients {cosine:.4f}"
+
+
+def test_both_cull_back_faces_by_default():
+    """A back-facing quad in front of a camera-facing one: both renderers see through it to the far quad
+    (same triangle ids, lit pixels); with culling off the rasterizer shades it and the path tracer
+    (one-sided BSDF) shows it black."""
+    size, focal = 32, 40.0
+
+    def quad(depth: float, towards_camera: bool, start: int):
+        half = 0.3 * depth
+        corners = torch.tensor([[-half, -half], [half, -half], [half, half], [-half, half]])
+        vertices = torch.cat([corners, torch.full((4, 1), depth)], 1)
+        faces = torch.tensor([[0, 2, 1], [0, 3, 2]]) if towards_camera else torch.tensor([[0, 1, 2], [0, 2, 3]])
+        return vertices, faces + start
+
+    far_v, far_f = quad(200.0, True, 0)
+    near_v, near_f = quad(100.0, False, 4)
+    vertices = torch.cat([far_v, near_v])[None]
+    faces = torch.cat([far_f, near_f])
+    uvs = torch.full((8, 2), 0.5)
+    mesh = Mesh(vertices, faces, uvs, vertex_normals(vertices, faces))
+    scene = Scene(mesh, Camera(torch.tensor([focal]), size, size), scenes.constant_textures(1, 4), SH.initial(1),
+                  SH, REFLECTANCES["lambertian"])
+    traced = mitsuba(spp=4).render(scene)
+    with torch.no_grad():
+        raster = RASTERIZER.render(scene)
+    centre = (slice(None), slice(12, 20), slice(12, 20))
+    assert (raster.triangle_id[centre] < 2).all() and (traced.triangle_id[centre] < 2).all()
+    quads = lambda out: torch.div(out.triangle_id, 2, rounding_mode="floor")  # noqa: E731 (diagonals may differ)
+    assert (quads(raster) == quads(traced)).float().mean() > 0.99
+    assert raster.image[centre].min() > 0.05 and traced.image[centre].min() > 0.05
+    with torch.no_grad():
+        shaded = Rasterizer(RasterizerParams(cull_backfaces=False), CONTEXT).render(scene)
+    black = mitsuba(spp=4, cull_backfaces=False).render(scene)
+    assert (shaded.triangle_id[centre] >= 2).all() and (black.triangle_id[centre] >= 2).all()
+    assert black.image[centre].max() == 0.0
