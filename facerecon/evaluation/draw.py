@@ -9,7 +9,8 @@ dataset renders with Mitsuba's own BSDF, a training task may use facerecon's ren
 The albedo map is painted in the model's UV layout (:func:`paint_albedo`): a skin tone from a
 light-to-dark palette with smooth blotches and reddened cheeks, darker brows, red lips, eyes
 with sclera, iris, pupil and lash lines, and nostrils, placed through the UVs of the model's
-landmark vertices, so any model with UVs and iBUG-68 landmark vertices can be painted.
+landmark vertices, so any model with UVs and iBUG-68 landmark vertices can be painted; where
+the model's own prior albedo is far darker than its skin (a mouth cavity) the prior is kept.
 """
 from __future__ import annotations
 
@@ -175,6 +176,18 @@ def paint_albedo(uvs: np.ndarray, landmark_vertices: np.ndarray, shape: np.ndarr
     return np.clip(canvas.map, 0.0, 1.0).astype(np.float32)
 
 
+def _keep_dark_prior(painted: np.ndarray, model) -> np.ndarray:
+    """Keep the model's own albedo where its prior is much darker than its skin (a mouth cavity):
+    a painted skin tone there would light up what a real photo shows dark."""
+    with torch.no_grad():
+        prior = model.textures(None, 1).diffuse[0].cpu().numpy().astype(np.float32)
+    size = painted.shape[0]
+    prior = cv2.resize(prior, (size, size), interpolation=cv2.INTER_LINEAR)
+    luminance = prior @ _REC709
+    weight = np.clip(1.0 - luminance / (0.5 * float(np.median(luminance))), 0.0, 1.0)[..., None]
+    return (painted * (1.0 - weight) + prior * weight).astype(np.float32)
+
+
 def draw_truth(model, rng: np.random.Generator, settings: DrawSettings = DrawSettings(), model_name: str = "") -> FaceTruth:
     """Draw one random face from ``model``'s priors with a random pose, camera, light and skin.
 
@@ -222,6 +235,7 @@ def draw_truth(model, rng: np.random.Generator, settings: DrawSettings = DrawSet
     landmark_vertices = model.landmarks.cpu().numpy().astype(np.int64)
     uvs = model.uvs.cpu().numpy().astype(np.float32)
     diffuse = paint_albedo(uvs, landmark_vertices, mean, rng, settings.texture_size, _uniform(rng, settings.skin_tone))
+    diffuse = _keep_dark_prior(diffuse, model)
     sun_direction, sun_irradiance, ambient = draw_light(rng, settings)
     return FaceTruth(
         model=model_name, identity=identity, expression=expression, rotation=rotation, translation=translation,

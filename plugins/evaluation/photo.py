@@ -6,8 +6,8 @@ Cook-Torrance) with the painted albedo as its base colour, lit by a ``directiona
 ``constant`` ambient emitter (not a spherical-harmonics environment), path traced with
 interreflections (``path``, ``max_depth`` 4) into an RGBA film. The render is composited over the
 background in linear RGB with the film's alpha, sRGB-encoded, given sensor noise and quantised
-to 8 bits. The model has no mouth interior: what shows through an open mouth (the polygon of the
-inner-lip landmarks) is a dark throat, not the background. The camera is the OpenCV pinhole of
+to 8 bits. A model without a mouth interior would show the background through an open mouth: the
+polygon of the inner-lip landmarks is backed by a dark throat instead. The camera is the OpenCV pinhole of
 the truth (principal point at the image centre), set up as facerecon's Mitsuba renderer does.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["render_photo"]
 
 #: Mitsuba's principled ``specular`` parameter s gives a normal-incidence reflectance of 0.08·s.
 _SPECULAR_TO_F0 = 0.08
-#: Linear RGB seen through an open mouth (the model has no mouth interior): a dark throat.
+#: Linear RGB behind an open mouth where the mesh has no mouth interior: a dark throat.
 _MOUTH = np.array([0.03, 0.012, 0.01])
 
 

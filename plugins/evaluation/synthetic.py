@@ -34,7 +34,7 @@ from . import SyntheticFacesParams
 __all__ = ["SyntheticFaces", "FORMAT"]
 
 #: Bump when the drawing or the rendering changes: every cached set is regenerated.
-FORMAT = 2
+FORMAT = 3
 
 
 def _fingerprint(model) -> str:
