@@ -15,6 +15,7 @@ from typing import Literal, Optional
 
 from facerecon import hookimpl, param
 from facerecon.evaluation.settings import DrawSettings
+from facerecon.params import ParamError
 
 #: scikit-image images (``skimage.data.<name>``) that show no human face and need no download.
 BACKGROUNDS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "moon", "clock",
@@ -47,9 +48,10 @@ class EvaluateParams:
         "expression = 0) and expression-only (mean identity, true expression), each placed by the best alignment.",
         factory=lambda: ["mean-face", "expression-only"],
     )
-    crop_radius: float = param(95.0, "Geometry is measured on the truth's vertices within this distance (mm) of the nose tip.")
+    crop_radius: float = param(95.0, "Geometry is measured on the truth's vertices within this distance (mm) of the nose tip.",
+                               gt=0)
     scale: bool = param(False, "Align with a scale as well (similarity); rigid otherwise.")
-    icp_iterations: int = param(30, "Most ICP iterations of the point-to-surface alignment.")
+    icp_iterations: int = param(30, "Most ICP iterations of the point-to-surface alignment.", ge=0, le=1000)
     plots: bool = param(True, "Write errors.png and heatmap.png.")
 
 
@@ -63,14 +65,19 @@ class SyntheticFacesParams:
     under the cache folder (synthetic-faces/<key of the settings and the model>/).
     """
 
-    count: int = param(20, "Number of faces.")
-    seed: int = param(0, "Seed of the random faces.")
+    count: int = param(20, "Number of faces.", ge=1, le=100_000)
+    seed: int = param(0, "Seed of the random faces.", ge=0)
     model: str = param("bfm-lite", "Registered morphable model the faces are drawn from (built with its defaults).")
-    spp: int = param(64, "Mitsuba samples per pixel.")
-    noise: float = param(1.0, "Standard deviation of the sensor noise added to the photo, in 8-bit levels.")
+    spp: int = param(64, "Mitsuba samples per pixel.", ge=1, le=65536)
+    noise: float = param(1.0, "Standard deviation of the sensor noise added to the photo, in 8-bit levels.", ge=0, le=64)
     backgrounds: list[str] = param(doc="scikit-image images (skimage.data.<name>) cropped for backgrounds.",
                                    factory=lambda: list(BACKGROUNDS))
     draw: DrawSettings = param(doc="Distributions of shape, pose, camera, light and skin.", factory=DrawSettings)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.backgrounds) - set(BACKGROUNDS))
+        if not self.backgrounds or unknown:
+            raise ParamError("backgrounds", f"must name images among {', '.join(BACKGROUNDS)}; got {unknown or 'none'}")
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facerecon.errors import FaceReconError
-
-from . import BACKGROUNDS
-
 __all__ = ["background"]
 
 
 def _load(name: str) -> np.ndarray:
     from skimage import data
 
-    loader = getattr(data, name, None)
-    if loader is None:
-        raise FaceReconError(f"scikit-image has no image named {name!r}; backgrounds may be: {', '.join(BACKGROUNDS)}.")
-    image = np.asarray(loader())
+    image = np.asarray(getattr(data, name)())
     if image.dtype != np.uint8:
         image = (np.clip(image.astype(np.float64) / max(float(image.max()), 1e-9), 0, 1) * 255).astype(np.uint8)
     if image.ndim == 2:

@@ -21,7 +21,6 @@ from typing import Iterator
 
 import numpy as np
 
-from facerecon.errors import FaceReconError
 from facerecon.evaluation.draw import draw_truth
 from facerecon.evaluation.truth import save_truth
 from facerecon.imaging import ImageReadError, read_image, write_image
@@ -58,10 +57,6 @@ class SyntheticFaces(Dataset):
 
     def __init__(self, params: SyntheticFacesParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        if params.count < 1 or params.spp < 1:
-            raise FaceReconError(f"synthetic-faces needs count >= 1 and spp >= 1, got count={params.count}, spp={params.spp}.")
-        if not params.backgrounds:
-            raise FaceReconError("synthetic-faces needs at least one background image name.")
         spec = context.registry.get("morphable_model", params.model)
         self.model_name = params.model
         self.model = context.build(ComponentNode("morphable_model", params.model, spec.params(), "dataset.model"))

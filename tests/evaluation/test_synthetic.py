@@ -82,6 +82,8 @@ def test_truth_file_round_trip(generated, tmp_path):
     assert again.focal == truth.focal and again.specular == truth.specular and again.image_size == truth.image_size
 
 
-def test_bad_settings_are_reported(registry, tmp_path):
-    with pytest.raises(FaceReconError, match="count >= 1"):
-        Builder(registry, resolve_device("cpu"), tmp_path).build_node("dataset", {"type": "synthetic-faces", "count": 0})
+@pytest.mark.parametrize("params, message", [
+    ({"count": 0}, "count"), ({"backgrounds": ["astronaut"]}, "backgrounds"), ({"draw": {"face_px": [200, 100]}}, "face_px")])
+def test_bad_settings_are_reported(registry, tmp_path, params, message):
+    with pytest.raises(FaceReconError, match=message):
+        Builder(registry, resolve_device("cpu"), tmp_path).build_node("dataset", {"type": "synthetic-faces", **params})
