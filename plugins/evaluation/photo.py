@@ -8,7 +8,7 @@ interreflections (``path``, ``max_depth`` 4) into an RGBA film. The render is co
 background in linear RGB with the film's alpha, sRGB-encoded, given sensor noise and quantised
 to 8 bits. A model without a mouth interior would show the background through an open mouth: the
 polygon of the inner-lip landmarks is backed by a dark throat instead. The camera is the OpenCV pinhole of
-the truth (principal point at the image centre), set up as facerecon's Mitsuba renderer does.
+the truth (principal point at the image centre), set up by :func:`facerecon.mitsuba.sensor_dict`.
 """
 from __future__ import annotations
 
@@ -66,8 +66,7 @@ def render_photo(truth: FaceTruth, background: np.ndarray, spp: int, seed: int, 
         ``(photo (H, W, 3) uint8 sRGB, alpha (H, W) float32, region (H, W) bool)``: the face region
         pixels are those whose pixel-centre ray first hits a triangle of the face region.
     """
-    from plugins.renderers.mitsuba_env import load_mitsuba
-    from plugins.renderers.mitsuba_scene import pixel_rays, sensor_dict
+    from facerecon.mitsuba import load_mitsuba, pixel_rays, sensor_dict
 
     backend = load_mitsuba("cpu")
     mi, dr = backend.mi, backend.dr

@@ -1,6 +1,6 @@
 """``mitsuba``: Monte Carlo path tracing with Mitsuba 3 (Dr.Jit), differentiable through ``dr.wrap``.
 
-Each batch item becomes a Mitsuba scene (:mod:`.mitsuba_scene` for the frames and conventions):
+Each batch item becomes a Mitsuba scene (:mod:`facerecon.mitsuba` and :mod:`.mitsuba_scene` for the frames and conventions):
 
 - the mesh (camera-frame vertices, the scene's shading normals, uvs) with redner's
   Cook-Torrance or Lambert written as a Dr.Jit BSDF (:mod:`.mitsuba_bsdf`), driven by the
@@ -43,8 +43,9 @@ from facerecon.errors import FaceReconError
 from facerecon.interfaces import Renderer, RenderOutput, Scene
 
 from .mitsuba_bsdf import PLUGIN_NAME, register_bsdf
-from .mitsuba_env import load_mitsuba
-from .mitsuba_scene import TO_WORLD, bitmap_dict, envmap_directions, integrator_dict, pixel_rays, sensor_dict
+from facerecon.mitsuba import TO_WORLD, load_mitsuba, pixel_rays, sensor_dict
+
+from .mitsuba_scene import bitmap_dict, envmap_directions, integrator_dict
 
 __all__ = ["MitsubaRenderer"]
 

@@ -78,7 +78,7 @@ def test_background_fills_empty_pixels():
 def _bsdf(lambertian: bool, diffuse, specular, roughness):
     """The renderer's Mitsuba BSDF with constant (1×1) maps, and the mitsuba/drjit modules."""
     from plugins.renderers.mitsuba_bsdf import PLUGIN_NAME, register_bsdf
-    from plugins.renderers.mitsuba_env import load_mitsuba
+    from facerecon.mitsuba import load_mitsuba
     from plugins.renderers.mitsuba_scene import bitmap_dict
 
     mitsuba(spp=1)  # skips when Mitsuba cannot run here
@@ -233,7 +233,7 @@ def test_rejects_unsupported_inputs():
 def _load_in_subprocess(libllvm: str) -> subprocess.CompletedProcess:
     code = (
         "from facerecon.errors import FaceReconError\n"
-        "from plugins.renderers.mitsuba_env import load_mitsuba\n"
+        "from facerecon.mitsuba import load_mitsuba\n"
         "try:\n    load_mitsuba('cpu')\nexcept FaceReconError as exc:\n    print(exc)\n    raise SystemExit(3)\n"
     )
     env = {**os.environ, "DRJIT_LIBLLVM_PATH": libllvm}
@@ -258,7 +258,7 @@ def test_old_libllvm_is_refused():
 
 
 def test_finds_a_recent_libllvm():
-    from plugins.renderers.mitsuba_env import MIN_LLVM, _major, find_libllvm
+    from facerecon.mitsuba import MIN_LLVM, _major, find_libllvm
 
     found = find_libllvm()
     if found is None:
