@@ -190,7 +190,7 @@ def plot_heatmap(records: list[FaceRecord], faces: set[str], mean_face: np.ndarr
                 maps[variant] = np.nanmean(np.stack(errors), axis=0)
     if not maps:
         return None
-    fig, axes = plt.subplots(1, len(maps), figsize=(2.8 * len(maps) + 1.4, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps) + 1.4, 3.8), squeeze=False)
     image = None
     for ax, (variant, values) in zip(axes[0], maps.items()):
         shown = np.isfinite(values)[triangles].all(1)
@@ -200,6 +200,6 @@ def plot_heatmap(records: list[FaceRecord], faces: set[str], mean_face: np.ndarr
         image = ax.tripcolor(mesh, np.nan_to_num(values), shading="gouraud", cmap="inferno", vmin=0.0, vmax=limit_mm)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        ax.set_title(f"{variant}\naverage over vertices {np.nanmean(values):.2f} mm", fontsize=9)
+        ax.set_title(f"{variant}\nmean of vertices {np.nanmean(values):.2f} mm", fontsize=8)
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="mean vertex-to-vertex error (mm)")
     return _figure(path, fig)
