@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.losses",
     "plugins.detectors",
     "plugins.encoders",
+    "plugins.decoders",
     "plugins.datasets",
     "plugins.exporters",
 )

@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "landmark_detector": "finds 68 iBUG landmarks in a face box",
     "dataset": "yields input images",
     "exporter": "writes results to files",
+    "texture_decoder": "latent -> UV map network (a network's albedo decoders)",
 }
 
 

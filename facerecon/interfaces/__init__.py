@@ -11,6 +11,7 @@ from .morphable_model import MorphableModel
 from .reflectance import Reflectance
 from .renderer import Renderer
 from .task import RunContext, RunSummary, Task
+from .texture_decoder import TextureDecoder
 
 #: Interface class of each component kind.
 INTERFACES = {
@@ -25,11 +26,12 @@ INTERFACES = {
     "landmark_detector": LandmarkDetector,
     "dataset": Dataset,
     "exporter": Exporter,
+    "texture_decoder": TextureDecoder,
 }
 
 __all__ = [
     "BuildContext", "ComponentBase", "Camera", "FaceBox", "FaceResult", "Landmarks", "Mesh", "RenderOutput",
     "Sample", "Scene", "Textures", "Dataset", "FaceDetector", "LandmarkDetector", "Encoder",
     "Exporter", "Lighting", "Loss", "LossInputs", "MorphableModel", "Reflectance", "Renderer",
-    "RunContext", "RunSummary", "Task", "INTERFACES",
+    "RunContext", "RunSummary", "Task", "TextureDecoder", "INTERFACES",
 ]

@@ -17,8 +17,8 @@ Suites: :class:`ParamsContract` (any component's registration), :class:`TaskCont
 :class:`EncoderContract`, :class:`MorphableModelContract`, :class:`ReflectanceContract`,
 :class:`LightingContract`, :class:`RendererContract`, :class:`LossContract`,
 :class:`FaceDetectorContract`, :class:`LandmarkDetectorContract`, :class:`DatasetContract`,
-:class:`ExporterContract`. :mod:`facerecon.testing.scenes` builds the inputs they use.
-Components are built on ``$FACERECON_TEST_DEVICE`` (default ``cpu``) through the ``device``
+:class:`ExporterContract`, :class:`TextureDecoderContract`. :mod:`facerecon.testing.scenes` builds
+the inputs they use. Components are built on ``$FACERECON_TEST_DEVICE`` (default ``cpu``) through the ``device``
 fixture.
 """
 import pytest
@@ -40,7 +40,7 @@ from .data import (  # noqa: E402
     astronaut,
 )
 from .losses import LossContract  # noqa: E402
-from .models import EncoderContract, MorphableModelContract  # noqa: E402
+from .models import EncoderContract, MorphableModelContract, TextureDecoderContract  # noqa: E402
 from .parameters import ParamsContract  # noqa: E402
 from .rendering import LightingContract, ReflectanceContract, RendererContract  # noqa: E402
 
@@ -57,11 +57,12 @@ CONTRACTS = {
     "landmark_detector": LandmarkDetectorContract,
     "dataset": DatasetContract,
     "exporter": ExporterContract,
+    "texture_decoder": TextureDecoderContract,
 }
 
 __all__ = [
     "CONTRACTS", "DEVICE_ENV", "ASTRONAUT_FACE", "astronaut", "check_tensor", "ComponentContract",
     "ParamsContract", "TaskContract", "EncoderContract", "MorphableModelContract", "ReflectanceContract",
     "LightingContract", "RendererContract", "LossContract", "FaceDetectorContract", "LandmarkDetectorContract",
-    "DatasetContract", "ExporterContract",
+    "DatasetContract", "ExporterContract", "TextureDecoderContract",
 ]
