@@ -10,7 +10,8 @@ from facerecon import hookimpl, param
 @dataclass(frozen=True)
 class UpconvParams:
     """Parameters of the ``upconv`` decoder: a fully connected layer to a small feature grid, then
-    (upsample ×2, 3×3 convolution, normalisation, activation) blocks up to the map size."""
+    (upsample ×2, 3×3 convolution, normalisation, activation) blocks up to half the map size, and a
+    3×3 convolution whose outputs are rearranged into the last doubling (pixel shuffle)."""
 
     start_size: int = param(4, "Side of the feature grid the latent is mapped to.")
     channels: int = param(256, "Feature channels of the first grid; halved after each upsampling.")
@@ -26,5 +27,5 @@ def facerecon_register_components(registry):
     """Register the built-in texture decoders."""
     registry.register(
         "texture_decoder", "upconv", params=UpconvParams, factory="plugins.decoders.upconv:UpconvDecoder",
-        summary="fully connected layer to a 4×4 grid, then upsampling convolution blocks (DCGAN-like); starts at 0",
+        summary="fully connected layer to a 4×4 grid, upsampling convolution blocks, pixel-shuffle output; starts at 0",
     )

@@ -25,6 +25,7 @@ __all__ = [
     "TextureChromaticityParams",
     "TextureSmoothnessParams",
     "TextureRangeParams",
+    "ShapeTruthParams",
 ]
 
 #: A map of :class:`facerecon.interfaces.Textures`, and the RGB ones.
@@ -168,3 +169,12 @@ class TextureRangeParams:
         "l2",
         "Penalty on the excess: l2 = mean squared (smooth), l1 = mean absolute (NextFace, weight 1000).",
     )
+
+
+@dataclass(frozen=True)
+class ShapeTruthParams:
+    """Mean distance (mm) between the predicted and the true model-frame shape: supervision for
+    training on synthetic faces, whose ground truth the train task passes in ``extras["truth"]``."""
+
+    weight: float = param(1.0, _WEIGHT_DOC)
+    region: Literal["face", "all"] = param("face", "Vertices compared: the model's face region, or all.")

@@ -38,6 +38,9 @@ class NetworkParams:
     texture_decoder: Optional[Annotated[ComponentNode, Component("texture_decoder")]] = param(
         None, "Decoder of the per-texel diffuse, specular and roughness offsets (one network per map, e.g. "
         "{type: upconv}); unset: the network predicts no per-texel maps (the statistical maps are used).")
+    texture_networks: Literal["shared", "per-map"] = param(
+        "shared", "One decoder network for the 7 channels of the three maps (cheaper), or one per map: diffuse, "
+        "specular, roughness (DeepNextFace's separate decoders).")
     head_hidden: int = param(0, "Width of a shared hidden layer (ReLU) of the heads; 0: linear heads on the latent.")
     head_init_scale: float = param(
         0.01, "Multiplier of the heads' initial weights: small, so that an untrained network predicts the mean "

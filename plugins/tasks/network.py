@@ -1,8 +1,8 @@
 """The DeepNextFace network and its checkpoints, shared by the ``train`` and ``reconstruct`` tasks.
 
 :class:`FaceNetwork` = the recipe's encoder (crop -> latent), :class:`facerecon.heads.ParameterHeads`
-generated from the pipeline's parameter layout, and one texture-decoder network per map (diffuse,
-specular, roughness offsets). It returns physical values that :class:`facerecon.pipeline.FacePipeline`
+generated from the pipeline's parameter layout, and texture-decoder networks (one for all the maps'
+offsets, or one per map: diffuse, specular, roughness). It returns physical values that :class:`facerecon.pipeline.FacePipeline`
 decodes, with every group of the layout filled.
 
 Checkpoints are safetensors files: the network's weights under ``network.``, the optimiser's state
@@ -32,7 +32,8 @@ CHECKPOINT_FORMAT = "facerecon-network-1"
 
 
 class FaceNetwork(nn.Module):
-    """Encoder + parameter heads + texture decoders (module docstring).
+    """Encoder + parameter heads + texture-decoder networks (module docstring): one for the 7 channels
+    of the ``textures`` group, or one per map (diffuse, specular, roughness), their outputs concatenated.
 
     Args:
         encoder: the encoder component (its ``module()`` is trained).
@@ -55,7 +56,9 @@ class FaceNetwork(nn.Module):
         self.autocast_dtype: torch.dtype | None = None
         if decoder is not None and "textures" in self.layout:
             size = int(self.layout["textures"].shape[0])
-            for name, channels in TEXTURE_CHANNELS:
+            maps = TEXTURE_CHANNELS if params.texture_networks == "per-map" else \
+                (("maps", sum(count for _, count in TEXTURE_CHANNELS)),)
+            for name, channels in maps:
                 self.decoders[name] = decoder.network(latent, size, channels)
 
     @property

@@ -220,6 +220,9 @@ class Trainer:
         textures = render or "textures" in stage.free
         values = self.model(images, targets.principal, textures=textures and self.network.predicts_textures)
         inputs = self.pipeline(values, targets, render=render, renderer=stage.renderer, textures=textures)
+        truth = truth_values(batch, self.device)
+        if truth:
+            inputs.extras["truth"] = truth
         total = torch.zeros(images.shape[0], device=self.device)
         terms = {}
         for key, loss in stage.losses.items():
