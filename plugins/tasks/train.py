@@ -339,7 +339,7 @@ class TrainingLog:
         import matplotlib.pyplot as plt
 
         history = self.history
-        metrics = [k for k in ("geometry_mm", "landmark_px") if any(k in e for e in history["epochs"])]
+        metrics = [k for k in ("geometry_mm", "geometry_mm_scaled", "landmark_px") if any(k in e for e in history["epochs"])]
         fig, axes = plt.subplots(1, 1 + len(metrics), figsize=(5 * (1 + len(metrics)), 3.6), squeeze=False)
         ax = axes[0][0]
         if history["steps"]:
@@ -392,14 +392,14 @@ class TrainingLog:
                                "steps": state["step"]}
         if epochs:
             final, first = epochs[-1], epochs[0]
-            for key in ("geometry_mm", "landmark_px", "landmark_iod", "ms_per_image"):
+            for key in ("geometry_mm", "geometry_mm_scaled", "landmark_px", "landmark_iod", "ms_per_image"):
                 if key in final:
                     row[key] = final[key]
-            for key in ("geometry_mm", "landmark_px"):
+            for key in ("geometry_mm", "geometry_mm_scaled", "landmark_px"):
                 if key in first and first["stage"] == "untrained":
                     row[f"{key}_untrained"] = first[key]
         for key, value in self.history["baselines"].items():
-            if key in (f"mean_face_{k}" for k in ("geometry_mm", "landmark_px")):
+            if key in (f"mean_face_{k}" for k in ("geometry_mm", "geometry_mm_scaled", "landmark_px")):
                 row[key] = round(value, 5)
         if state.get("train_seconds"):
             row["train_images_per_s"] = round(state["images"] / state["train_seconds"], 2)

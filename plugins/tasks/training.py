@@ -281,9 +281,11 @@ class Trainer:
 @torch.no_grad()
 def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: FaceSet, device: torch.device,
             chunk: int = 32) -> dict[str, float]:
-    """Landmark and (with ground truth) geometry errors of physical ``values`` (N, ...) for ``faces``."""
+    """Landmark and (with ground truth) geometry errors of physical ``values`` (N, ...) for ``faces``:
+    ``landmark_px``, ``landmark_iod``, ``geometry_mm`` (rigid alignment), ``geometry_mm_scaled``
+    (similarity alignment)."""
     model = pipeline.model
-    px, iod, mm = [], [], []
+    px, iod, mm, scaled = [], [], [], []
     start = 0
     for batch in torch.utils.data.DataLoader(faces, batch_size=chunk, shuffle=False):
         _, targets = batch_targets(batch, device)
@@ -299,7 +301,9 @@ def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: Face
             predicted = model.shape(own["identity"], own["expression"])
             true = model.shape(truth["identity"], truth["expression"])
             mm.append(geometry_error(predicted, true, model.face_mask))
+            scaled.append(geometry_error(predicted, true, model.face_mask, scale=True))
     metrics = {"landmark_px": float(torch.cat(px).mean()), "landmark_iod": float(torch.cat(iod).mean())}
     if mm:
         metrics["geometry_mm"] = float(torch.cat(mm).mean())
+        metrics["geometry_mm_scaled"] = float(torch.cat(scaled).mean())
     return metrics

@@ -116,6 +116,7 @@ def test_rigid_alignment_removes_pose_only():
     bumped = shape.clone()
     bumped[:, :, 2] += 2.0 * (torch.arange(50) % 2).float()  # a shape change alignment cannot remove
     assert geometry_error(moved, bumped).min() > 0.5
+    assert geometry_error(moved * 1.1, shape).min() > 1.0 and geometry_error(moved * 1.1, shape, scale=True).max() < 1e-3
     points = torch.zeros(1, 68, 2)
     points[0, 36:42, 0], points[0, 42:48, 0] = 0.0, 40.0
     pixels, relative = landmark_error(points + torch.tensor([3.0, 4.0]), points)
