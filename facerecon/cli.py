@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import signal
 import sys
+import threading
 import traceback
 import typing
+import warnings
 from pathlib import Path
 
 import click
@@ -13,9 +17,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import FaceReconError
-from .params import field_doc, is_required
+from .params import field_doc, field_limits, is_required
 from .pluginmanager import PluginHost, load_plugins
-from .registry import KINDS
+from .registry import PluginWarning
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -31,14 +35,32 @@ class _State:
     @property
     def host(self) -> PluginHost:
         if self._host is None:
-            self._host = load_plugins(self.plugin_modules, self.disabled)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PluginWarning)  # printed below, once, without a source line
+                self._host = load_plugins(self.plugin_modules, self.disabled)
+            for message in self._host.registry.warnings:
+                err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
         return self._host
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: finished results are kept and the exit status says which signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_terminate(signum, frame) -> None:
+    raise _Terminated(signum)
 
 
 class _Group(click.Group):
     """Turns user errors into one paragraph and an exit code; ``--debug`` shows tracebacks."""
 
     def invoke(self, ctx: click.Context):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_terminate)
         try:
             return super().invoke(ctx)
         except FaceReconError as exc:
@@ -48,9 +70,9 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             err_console.print("interrupted; finished results are kept and a rerun resumes.")
-            sys.exit(130)
+            sys.exit(128 + exc.signum if isinstance(exc, _Terminated) else 130)
         except Exception as exc:  # a bug: say so briefly, details with --debug
             if _debug(ctx):
                 traceback.print_exc()
@@ -95,14 +117,16 @@ def main(ctx: click.Context, plugins: tuple[str, ...], disabled: tuple[str, ...]
 def run(state: _State, recipe: Path, input_, output, sets, device, seed, resume) -> None:
     """Run RECIPE: build its components and execute its task.
 
-    Writes results and recipe.resolved.yaml into the output folder; a rerun skips finished items.
+    Writes results, recipe.resolved.yaml, summary.json and failures.csv into the output folder; a
+    rerun skips items this recipe already finished. Exit status: 0 when every input gave a
+    result, 1 when some failed (the others are written), 2 for recipe errors, 130 when interrupted.
     """
     from .runner import run_recipe
 
     sets = tuple(sets) + (("task.resume=true",) if resume else ())
     summary = run_recipe(recipe, state.host, sets, input_, output, device, seed, state.debug)
     _print_summary(summary)
-    if summary.rows == [] and summary.skipped:
+    if summary.skipped:  # the rest is written; summary.json and failures.csv say what failed
         sys.exit(1)
 
 
@@ -203,13 +227,37 @@ def plugins(state: _State) -> None:
     console.print(table)
     if host.blocked:
         console.print("blocked: " + ", ".join(host.blocked), markup=False)
+    for spec in host.registry:
+        if spec.check is not None:
+            console.print(f"{spec.kind} {spec.name}: {_availability(spec)}", markup=False, soft_wrap=True)
+
+
+def _availability(spec) -> str:
+    """Whether a component with a ``check`` can be built here, and if not what is missing and the fix."""
+    reason = spec.unavailable()
+    return "available here" if reason is None else f"not available here: {reason}"
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(list(KINDS)), help="Only this kind.")
+@click.pass_obj
+def kinds(state: _State) -> None:
+    """List component kinds: what they do, their recipe slot and the plugin that added them."""
+    table = Table(title="facerecon kinds")
+    for column in ("kind", "recipe slot", "components", "plugin", "description"):
+        table.add_column(column)
+    for kind in state.host.registry.kinds.values():
+        count = str(len(state.host.registry.names(kind.name)))
+        table.add_row(*map(escape, (kind.name, kind.slot or "-", count, kind.provider, kind.doc)))
+    console.print(table)
+
+
+@main.command()
+@click.option("--kind", metavar="KIND", help="Only this kind (see `facerecon kinds`).")
 @click.pass_obj
 def components(state: _State, kind: str | None) -> None:
     """List registered components by kind."""
+    if kind is not None:
+        state.host.registry.kind(kind)  # an unknown kind is an error with a did-you-mean
     table = Table(title="facerecon components")
     for column in ("kind", "name", "plugin", "summary"):
         table.add_column(column)
@@ -220,21 +268,28 @@ def components(state: _State, kind: str | None) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("kind")
 @click.argument("name")
 @click.pass_obj
 def describe(state: _State, kind: str, name: str) -> None:
-    """Show a component's parameters: types, defaults and documentation."""
+    """Show a component's parameters: types, limits, defaults and documentation.
+
+    KIND is a component kind (`facerecon kinds` lists them), NAME a registered component.
+    """
     from .recipe.validate import describe_type
 
     spec = state.host.registry.get(kind, name)
     summary = f" — {escape(spec.summary)}" if spec.summary else ""
     console.print(f"[bold]{kind} {escape(name)}[/]{summary}  (plugin {escape(spec.provider)})")
-    doc = (spec.params.__doc__ or "").strip()
+    doc = inspect.cleandoc(spec.params.__doc__ or "")
     if doc and not doc.startswith(spec.params.__name__ + "("):
         console.print(doc, markup=False)
     if spec.requires:
         console.print("recipe needs: " + ", ".join(spec.requires), markup=False)
+    for slot, names in spec.needs.items():
+        console.print(f"works only with the {slot}: " + ", ".join(names), markup=False)
+    if spec.check is not None:
+        console.print(_availability(spec), markup=False, soft_wrap=True)
     hints = typing.get_type_hints(spec.params, include_extras=True)
     table = Table()
     for column in ("parameter", "type", "default", "description"):
@@ -246,7 +301,9 @@ def describe(state: _State, kind: str, name: str) -> None:
             default = repr(f.default)
         else:
             default = repr(f.default_factory())  # type: ignore[misc]
-        table.add_row(*map(escape, (f.name, describe_type(hints[f.name]), default, field_doc(f))))
+        limits = field_limits(f).describe()
+        kind_text = describe_type(hints[f.name]) + (f" ({limits})" if limits else "")
+        table.add_row(*map(escape, (f.name, kind_text, default, field_doc(f))))
     console.print(table)
 
 

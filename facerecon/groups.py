@@ -1,10 +1,13 @@
 """Names of the parameter groups the core itself declares (pure Python, read by recipe validation).
 
-Components declare their own groups (see :mod:`facerecon.layout`); the camera's are the core's.
+Components declare their own groups (see :mod:`facerecon.layout`, and ``parameter_groups()`` on
+their params for validation); the camera's are the core's. An alias stands for several groups.
 """
 from __future__ import annotations
 
-__all__ = ["CAMERA_GROUPS", "GROUP_ALIASES"]
+from typing import Iterable
+
+__all__ = ["CAMERA_GROUPS", "GROUP_ALIASES", "expand_groups"]
 
 #: The camera's groups: name -> one-line doc.
 CAMERA_GROUPS: dict[str, str] = {
@@ -17,3 +20,11 @@ CAMERA_GROUPS: dict[str, str] = {
 GROUP_ALIASES: dict[str, tuple[str, ...]] = {
     "pose": ("rotation", "translation"),
 }
+
+
+def expand_groups(names: Iterable[str]) -> set[str]:
+    """The group names ``names`` stand for, aliases replaced by their groups."""
+    out: set[str] = set()
+    for name in names:
+        out.update(GROUP_ALIASES.get(name, (name,)))
+    return out

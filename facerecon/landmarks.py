@@ -13,6 +13,7 @@ __all__ = [
     "OUTER_EYE_CORNERS",
     "RIGHT_EYE",
     "LEFT_EYE",
+    "IBUG68_MIRROR",
 ]
 
 #: Number of points in the layout.
@@ -39,3 +40,18 @@ OUTER_EYE_CORNERS: tuple[int, int] = (36, 45)
 #: The subject's right eye (left in a frontal photo) and left eye.
 RIGHT_EYE: tuple[int, ...] = tuple(range(36, 42))
 LEFT_EYE: tuple[int, ...] = tuple(range(42, 48))
+
+
+def _mirror_pairs() -> tuple[int, ...]:
+    pairs = [(k, 16 - k) for k in range(8)] + [(17 + k, 26 - k) for k in range(5)]
+    pairs += [(31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]
+    partner = list(range(N_LANDMARKS))
+    for a, b in pairs:
+        partner[a], partner[b] = b, a
+    return tuple(partner)
+
+
+#: The landmark each landmark becomes in a mirror image of the face (right and left swap;
+#: points on the midline, such as the chin 8 and the nose tip 30, stay).
+IBUG68_MIRROR: tuple[int, ...] = _mirror_pairs()

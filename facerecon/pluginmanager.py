@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import sys
 from dataclasses import dataclass, field
 
 import pluggy
@@ -18,7 +19,7 @@ import pluggy
 from . import hookspecs
 from .registry import Registry, RegistryError
 
-__all__ = ["DEFAULT_PLUGINS", "AUTOLOAD_ENV", "PluginInfo", "PluginHost", "load_plugins"]
+__all__ = ["DEFAULT_PLUGINS", "AUTOLOAD_ENV", "HEAVY_MODULES", "PluginInfo", "PluginHost", "load_plugins"]
 
 #: Built-in plugin modules, registered through the same hook a third party uses.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -34,6 +35,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.datasets",
     "plugins.exporters",
 )
+
+#: Modules a registration module should not import (they slow every start, even `--help`).
+HEAVY_MODULES: tuple[str, ...] = ("torch", "numpy", "cv2", "scipy", "mitsuba", "drjit", "dlib", "timm")
 
 #: Set to 1/true/yes to skip third-party entry points (built-ins still load).
 AUTOLOAD_ENV = "FACERECON_DISABLE_PLUGIN_AUTOLOAD"
@@ -108,6 +112,7 @@ def load_plugins(
         module_name, _, attr = target.partition(":")
         if pm.is_blocked(name) or pm.is_blocked(module_name) or pm.has_plugin(name):
             continue
+        absent = [m for m in HEAVY_MODULES if m not in sys.modules]
         try:
             obj = importlib.import_module(module_name)
             if attr:
@@ -119,14 +124,23 @@ def load_plugins(
             ) from exc
         if pm.is_registered(obj):  # e.g. `--plugin pkg` for a distribution already loaded by entry point
             continue
+        heavy = [m for m in absent if m in sys.modules]
+        if heavy:
+            host.registry.warn(
+                f"Plugin {name!r} ({module_name}) imports {', '.join(heavy)} when it loads, which slows every "
+                "facerecon start (even --help); import it in the implementation modules and register "
+                "factory=\"module:Class\" strings instead."
+            )
         pm.register(obj, name=name)
         host.plugins.append(PluginInfo(name=name, origin=origin, module=target, distribution=dist))
 
-    # Call each plugin's hook separately so the registry knows who registered what.
+    # Call each plugin's hooks separately so the registry knows who added what: every plugin's
+    # kinds first, so components may be of a kind another plugin adds.
     info = {p.name: p for p in host.plugins}
-    for impl in pm.hook.facerecon_register_components.get_hookimpls():
-        plugin = info.get(impl.plugin_name)
-        host.registry._set_provider(impl.plugin_name, plugin.distribution if plugin else None)
-        impl.function(registry=host.registry)
+    for hook in (pm.hook.facerecon_add_kinds, pm.hook.facerecon_register_components):
+        for impl in hook.get_hookimpls():  # in registration order: built-ins first
+            plugin = info.get(impl.plugin_name)
+            host.registry._set_provider(impl.plugin_name, plugin.distribution if plugin else None)
+            impl.function(registry=host.registry)
     host.registry._set_provider("", None)
     return host

@@ -8,11 +8,11 @@ from pathlib import Path
 from .api import cache_dir, resolve_device
 from .errors import FaceReconError
 from .pluginmanager import PluginHost
-from .recipe import Builder, load_recipe, write_resolved
+from .io import atomic_write
+from .outputs import RESOLVED_NAME, OutputFolder
+from .recipe import Builder, load_recipe, resolved_tree, write_resolved
 
-__all__ = ["run_recipe", "RESOLVED_NAME"]
-
-RESOLVED_NAME = "recipe.resolved.yaml"
+__all__ = ["run_recipe", "write_summary", "RESOLVED_NAME"]
 
 
 def _seed_everything(seed: int) -> None:
@@ -37,29 +37,74 @@ def run_recipe(
     """Run one recipe end to end and return the task's :class:`RunSummary`.
 
     ``input`` sets ``dataset.input``; ``output``, ``device`` and ``seed`` override the recipe's.
-    The fully resolved recipe is written to ``<output>/recipe.resolved.yaml`` before work starts.
+    The recipe's inputs are checked (by building its dataset) before the output folder is made;
+    then leftovers of killed runs are removed, the fully resolved recipe is written to
+    ``<output>/recipe.resolved.yaml``, the task runs, and ``summary.json`` and ``failures.csv``
+    list every input with its status.
     """
     overrides = {"output": output, "device": device, "seed": seed, "dataset.input": input}
     recipe = load_recipe(recipe_path, host.registry, sets, overrides)
     root = recipe.root
-    out = Path(root.output)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FaceReconError(f"Cannot create the output folder {out}: {exc.strerror or exc}. Pick another with --output.") from None
-    write_resolved(recipe, host.registry, out / RESOLVED_NAME)
     torch_device = resolve_device(root.device)
     if torch_device.type == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise FaceReconError("The recipe asks for device 'cuda' but no CUDA GPU is available here. Use --device cpu or auto.")
+    builder = Builder(host.registry, torch_device, cache_dir(), recipe)
+    builder("dataset")  # a missing input fails now, before the output folder exists or models load
+    out = Path(root.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FaceReconError(f"Cannot create the output folder {out}: {exc.strerror or exc}. Pick another with --output.") from None
+    resolved = resolved_tree(recipe, host.registry)
+    outputs = OutputFolder(out, resolved)
+    try:
+        outputs.clean()
+        write_resolved(recipe, host.registry, out / RESOLVED_NAME)
+    except OSError as exc:
+        raise FaceReconError(f"Cannot write into the output folder {out}: {exc.strerror or exc}. "
+                             "Check its permissions and free space, or pick another with --output.") from None
     _seed_everything(root.seed)
     from .interfaces import RunContext
 
-    builder = Builder(host.registry, torch_device, cache_dir(), recipe)
     task = builder("task")
     started = time.perf_counter()
-    summary = task.run(RunContext(recipe=recipe, build=builder, input=input, output=out, seed=root.seed, debug=debug))
+    context = RunContext(recipe=recipe, build=builder, input=input, output=out, seed=root.seed, debug=debug,
+                         outputs=outputs)
+    try:
+        summary = task.run(context)
+    finally:
+        outputs.close()
     summary.seconds = summary.seconds or time.perf_counter() - started
+    write_summary(summary, out)
     return summary
+
+
+def write_summary(summary, folder: Path) -> None:
+    """``summary.json`` (every item with its status, reason and numbers) and ``failures.csv``
+    (the inputs that produced no result, with the reason) in ``folder``; a full disk is reported,
+    not raised."""
+    import csv
+    import io
+    import json
+
+    items = [{"item": row.get("face", row.get("name", "")), **{k: v for k, v in row.items() if k != "outputs"}}
+             for row in summary.rows]
+    items += [{"item": item, "status": "failed", "reason": reason} for item, reason in summary.skipped]
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.get("status", "ok")] = counts.get(item.get("status", "ok"), 0) + 1
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["item", "reason"])
+    writer.writerows(summary.skipped)
+    try:
+        with atomic_write(folder / "summary.json") as handle:
+            json.dump({"seconds": round(summary.seconds, 2), "counts": counts, "items": items}, handle, indent=2,
+                      default=str)
+        with atomic_write(folder / "failures.csv") as handle:
+            handle.write(table.getvalue())
+    except OSError as exc:
+        summary.skipped.append(("summary.json", f"could not be written: {exc.strerror or exc}"))

@@ -13,25 +13,9 @@ from .renderer import Renderer
 from .task import RunContext, RunSummary, Task
 from .texture_decoder import TextureDecoder
 
-#: Interface class of each component kind.
-INTERFACES = {
-    "task": Task,
-    "encoder": Encoder,
-    "morphable_model": MorphableModel,
-    "reflectance": Reflectance,
-    "lighting": Lighting,
-    "renderer": Renderer,
-    "loss": Loss,
-    "face_detector": FaceDetector,
-    "landmark_detector": LandmarkDetector,
-    "dataset": Dataset,
-    "exporter": Exporter,
-    "texture_decoder": TextureDecoder,
-}
-
 __all__ = [
     "BuildContext", "ComponentBase", "Camera", "FaceBox", "FaceResult", "Landmarks", "Mesh", "RenderOutput",
     "Sample", "Scene", "Textures", "Dataset", "FaceDetector", "LandmarkDetector", "Encoder",
     "Exporter", "Lighting", "Loss", "LossInputs", "MorphableModel", "Reflectance", "Renderer",
-    "RunContext", "RunSummary", "Task", "TextureDecoder", "INTERFACES",
+    "RunContext", "RunSummary", "Task", "TextureDecoder",
 ]

@@ -129,13 +129,23 @@ class RenderOutput:
 
 @dataclass(frozen=True)
 class FaceBox:
-    """A detected face: corners in pixels (x right, y down) and a detector score."""
+    """A detected face: corners in pixels (x right, y down), a detector score and the face's roll.
+
+    Attributes:
+        x0, y0, x1, y1: the axis-aligned box.
+        score: the detector's score (scales differ between detectors).
+        roll: in-plane rotation of the face in radians: the angle from the image's x axis to the
+            line from the subject's right eye to their left eye (y down, so positive is clockwise
+            on screen; ±π for an upside-down face). 0 for an upright face and for detectors that
+            do not measure it. Landmark detectors turn their crop by it.
+    """
 
     x0: float
     y0: float
     x1: float
     y1: float
     score: float = 1.0
+    roll: float = 0.0
 
     @property
     def area(self) -> float:

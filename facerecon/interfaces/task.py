@@ -23,6 +23,8 @@ class RunContext:
         output: the output folder (exists).
         seed: random seed.
         debug: whether ``--debug`` was given.
+        outputs: the output folder's item protocol (staging, claims, provenance), a
+            :class:`facerecon.outputs.OutputFolder`; tasks writing one folder per item use it.
     """
 
     recipe: Any
@@ -31,6 +33,7 @@ class RunContext:
     output: Path
     seed: int = 0
     debug: bool = False
+    outputs: Any = None
 
 
 @dataclass
@@ -38,8 +41,9 @@ class RunSummary:
     """What a task reports at the end.
 
     Attributes:
-        rows: one dict per processed item (name, status, seconds, final losses...).
-        skipped: (item, reason) for items reported and skipped.
+        rows: one dict per item with a result (``status`` ``ok``, ``suspect`` or ``resumed``,
+            ``reason`` when suspect, seconds, final losses...).
+        skipped: (item, reason) for inputs that produced no result (unreadable, no face, failed).
         seconds: total wall time.
     """
 

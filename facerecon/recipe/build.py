@@ -7,7 +7,7 @@ from typing import Any
 from ..errors import FaceReconError
 from ..registry import Registry
 from .errors import RecipeError
-from .schema import SLOTS, ComponentNode
+from .schema import ComponentNode
 from .validate import ValidatedRecipe, Validator
 
 __all__ = ["Builder"]
@@ -36,8 +36,9 @@ class Builder:
             return None
         if isinstance(what, ComponentNode):
             return self.build(what)
-        if what not in SLOTS:
-            raise KeyError(f"unknown recipe slot {what!r}; slots: {', '.join(SLOTS)}")
+        slots = self.registry.slots()
+        if what not in slots:
+            raise KeyError(f"unknown recipe slot {what!r}; slots: {', '.join(slots)}")
         if what not in self._slots:
             node = getattr(self.recipe.root, what) if self.recipe is not None else None
             self._slots[what] = self.build(node) if node is not None else None
@@ -45,7 +46,7 @@ class Builder:
 
     def build(self, node: ComponentNode) -> Any:
         """Import the implementation of ``node`` and construct it as ``factory(params, context)``."""
-        from ..interfaces import INTERFACES, BuildContext
+        from ..interfaces import BuildContext
 
         spec = self.registry.get(node.kind, node.type)
         try:
@@ -57,7 +58,7 @@ class Builder:
             ) from exc
         context = BuildContext(device=self.device, cache_dir=self.cache_dir, build=self, registry=self.registry)
         component = factory(node.params, context)
-        interface = INTERFACES[node.kind]
+        interface = self.registry.kind(node.kind).load_interface()
         if not isinstance(component, interface):
             raise FaceReconError(
                 f"The {node.kind} '{node.type}' from plugin {spec.provider} built a "

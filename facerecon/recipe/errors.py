@@ -34,9 +34,14 @@ class RecipeError(FaceReconError):
 
     exit_code = 2
 
+    #: Most issues the message lists (``issues`` keeps them all).
+    shown = 50
+
     def __init__(self, source: str, issues: list[Issue]) -> None:
         self.source = source
         self.issues = issues
         count = f"{len(issues)} error{'s' if len(issues) != 1 else ''}"
-        lines = [f"Recipe {source} has {count}:"] + [f"  {issue}" for issue in issues]
+        lines = [f"Recipe {source} has {count}:"] + [f"  {issue}" for issue in issues[:self.shown]]
+        if len(issues) > self.shown:
+            lines.append(f"  ... and {len(issues) - self.shown} more")
         super().__init__("\n".join(lines))

@@ -1,16 +1,21 @@
 """The top level of a recipe: which component fills each slot, the stages, and run settings.
 
-The core knows slots and kinds, never concrete plugins: a task declares the slots it needs
-(``requires``) and the validator checks they are filled.
+The core knows slots and kinds, never concrete plugins: every kind with a recipe slot
+(:mod:`facerecon.kinds`, including kinds plugins add) becomes an optional top-level key, a task
+declares the slots it needs (``requires``) and the validator checks they are filled.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Annotated, Literal, Optional
 
-from ..params import REQUIRED, Component, param
+from ..groups import GROUP_ALIASES, expand_groups
+from ..kinds import BUILTIN_KINDS, Kind
+from ..params import REQUIRED, Component, GroupName, ParamError, param
 
-__all__ = ["ComponentNode", "Stage", "RecipeSchema", "SLOTS", "FORMAT_VERSION"]
+__all__ = ["ComponentNode", "Stage", "RecipeSchema", "recipe_schema", "RESERVED_KEYS", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -40,11 +45,12 @@ def _node(kind: str):
 class Stage:
     """One optimisation (or training) stage, as NextFace and DeepNextFace schedule them."""
 
-    steps: int = param(REQUIRED, "Number of optimisation steps (or epochs, for training tasks).")
-    lr: float = param(0.01, "Adam learning rate.")
-    free: list[str] = param(
-        doc="Parameter groups optimised in this stage (e.g. pose, focal, identity, expression, light, "
-        "albedo, textures); the task lists the groups it knows.",
+    steps: int = param(REQUIRED, "Number of optimisation steps (or epochs, for training tasks).", ge=0)
+    lr: float = param(0.01, "Adam learning rate.", gt=0)
+    free: list[GroupName] = param(
+        doc="Parameter groups optimised in this stage: the camera's (rotation, translation, focal; pose = "
+        "rotation + translation) and those the model and the light declare (e.g. identity, expression, "
+        "albedo, textures, light).",
         factory=list,
     )
     losses: dict[str, _node("loss")] = param(
@@ -53,56 +59,63 @@ class Stage:
         factory=dict,
     )
     renderer: Optional[_node("renderer")] = param(None, "Renderer for this stage instead of the recipe's.")
-    lr_scale: dict[str, float] = param(
+    lr_scale: dict[GroupName, float] = param(
         doc="Per-group multipliers of `lr` (e.g. {pose: 0.2} keeps the pose near the landmark fit).",
         factory=dict,
+        ge=0,
     )
-    delay: dict[str, int] = param(
+    delay: dict[GroupName, int] = param(
         doc="Groups from `free` that join only after this many steps (NextFace: shape joins after 100).",
         factory=dict,
+        ge=0,
     )
 
-
-@dataclass(frozen=True)
-class RecipeSchema:
-    """A whole recipe."""
-
-    facerecon: int = param(REQUIRED, "Recipe format version; must be 1.")
-    task: _node("task") = param(REQUIRED, "What `facerecon run` executes (e.g. {type: fit}).")
-    model: Optional[_node("morphable_model")] = param(None, "The morphable face model.")
-    reflectance: Optional[_node("reflectance")] = param(None, "The skin BRDF.")
-    light: Optional[_node("lighting")] = param(None, "The illumination model.")
-    renderer: Optional[_node("renderer")] = param(None, "The renderer used unless a stage names its own.")
-    encoder: Optional[_node("encoder")] = param(None, "Image encoder, for network tasks.")
-    face_detector: Optional[_node("face_detector")] = param(None, "Finds faces in input photos.")
-    landmark_detector: Optional[_node("landmark_detector")] = param(None, "Finds 68 landmarks per face.")
-    dataset: Optional[_node("dataset")] = param(None, "Input images; `--input` sets dataset.input.")
-    exporters: dict[str, _node("exporter")] = param(doc="Named exporters writing each result.", factory=dict)
-    stages: dict[str, Stage] = param(doc="Named stages, run in the order written.", factory=dict)
-    seed: int = param(0, "Random seed for torch, numpy and Python.")
-    device: Literal["auto", "cpu", "cuda"] = param("auto", "Compute device; auto picks cuda when available.")
-    output: str = param("outputs", "Output folder; `--output` overrides it.")
-    variants: dict[str, list[str]] = param(
-        doc="Named variants for `facerecon compare`: each a list of KEY.PATH=VALUE overrides "
-        "(an empty list is the recipe as written). `facerecon run` ignores them.",
-        factory=dict,
-    )
-    versions: dict[str, str] = param(
-        doc="Written into recipe.resolved.yaml: versions of the distributions that provided the "
-        "components. Informational; ignored when running.",
-        factory=dict,
-    )
+    def __post_init__(self) -> None:
+        freed = expand_groups(self.free)
+        for name, mapping in (("lr_scale", self.lr_scale), ("delay", self.delay)):
+            for group in mapping:
+                if not expand_groups([group]) <= freed:
+                    raise ParamError(
+                        f"{name}.{group}",
+                        f"group '{group}' is not freed by this stage (free: [{', '.join(self.free)}])"
+                        + (f"; '{group}' stands for {' + '.join(GROUP_ALIASES[group])}" if group in GROUP_ALIASES else ""),
+                    )
 
 
-#: Recipe slot -> component kind, for the single-component slots.
-SLOTS: dict[str, str] = {
-    "task": "task",
-    "model": "morphable_model",
-    "reflectance": "reflectance",
-    "light": "lighting",
-    "renderer": "renderer",
-    "encoder": "encoder",
-    "face_detector": "face_detector",
-    "landmark_detector": "landmark_detector",
-    "dataset": "dataset",
-}
+#: Top-level recipe keys that are not component slots (no kind may take them as its slot).
+RESERVED_KEYS = ("facerecon", "extends", "exporters", "stages", "seed", "device", "output", "variants", "versions")
+
+
+@functools.lru_cache(maxsize=None)
+def recipe_schema(kinds: tuple[Kind, ...]) -> type:
+    """The dataclass of a whole recipe for these kinds: ``facerecon``, one key per kind slot
+    (``task`` required, the others optional), then exporters, stages and run settings."""
+    fields: list[tuple] = [("facerecon", int, param(REQUIRED, "Recipe format version; must be 1."))]
+    for kind in kinds:
+        if kind.slot is None:
+            continue
+        doc = f"The {kind.name.replace('_', ' ')}: {kind.doc}."
+        if kind.slot == "task":
+            fields.append((kind.slot, _node(kind.name), param(REQUIRED, doc + " E.g. {type: fit}.")))
+        else:
+            fields.append((kind.slot, Optional[_node(kind.name)], param(None, doc)))
+    fields += [
+        ("exporters", dict[str, _node("exporter")], param(doc="Named exporters writing each result.", factory=dict)),
+        ("stages", dict[str, Stage], param(doc="Named stages, run in the order written.", factory=dict)),
+        ("seed", int, param(0, "Random seed for torch, numpy and Python.")),
+        ("device", Literal["auto", "cpu", "cuda"], param("auto", "Compute device; auto picks cuda when available.")),
+        ("output", str, param("outputs", "Output folder; `--output` overrides it.")),
+        ("variants", dict[str, list[str]], param(
+            doc="Named variants for `facerecon compare`: each a list of KEY.PATH=VALUE overrides "
+            "(an empty list is the recipe as written). `facerecon run` ignores them.", factory=dict)),
+        ("versions", dict[str, str], param(
+            doc="Written into recipe.resolved.yaml: versions of the distributions that provided the "
+            "components. Informational; ignored when running.", factory=dict)),
+    ]
+    cls = dataclasses.make_dataclass("RecipeSchema", fields, frozen=True)
+    cls.__module__, cls.__doc__ = __name__, "A whole recipe."
+    return cls
+
+
+#: The recipe dataclass with the built-in kinds (the validator builds one per registry).
+RecipeSchema = recipe_schema(BUILTIN_KINDS)

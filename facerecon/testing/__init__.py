@@ -17,8 +17,9 @@ Suites: :class:`ParamsContract` (any component's registration), :class:`TaskCont
 :class:`EncoderContract`, :class:`MorphableModelContract`, :class:`ReflectanceContract`,
 :class:`LightingContract`, :class:`RendererContract`, :class:`LossContract`,
 :class:`FaceDetectorContract`, :class:`LandmarkDetectorContract`, :class:`DatasetContract`,
-:class:`ExporterContract`, :class:`TextureDecoderContract`. :mod:`facerecon.testing.scenes` builds
-the inputs they use. Components are built on ``$FACERECON_TEST_DEVICE`` (default ``cpu``) through the ``device``
+:class:`ExporterContract`, :class:`TextureDecoderContract` (``registry.kind(name).load_contract()`` gives the suite of any kind,
+including kinds plugins add). :mod:`facerecon.testing.scenes` builds the inputs they use.
+Components are built on ``$FACERECON_TEST_DEVICE`` (default ``cpu``) through the ``device``
 fixture.
 """
 import pytest
@@ -29,7 +30,7 @@ pytest.register_assert_rewrite(
     "facerecon.testing.models", "facerecon.testing.losses", "facerecon.testing.data",
 )
 
-from ._base import DEVICE_ENV, ComponentContract, check_tensor  # noqa: E402
+from ._base import DEVICE_ENV, ComponentContract, check_tensor, registry_of  # noqa: E402
 from .data import (  # noqa: E402
     ASTRONAUT_FACE,
     DatasetContract,
@@ -44,24 +45,9 @@ from .models import EncoderContract, MorphableModelContract, TextureDecoderContr
 from .parameters import ParamsContract  # noqa: E402
 from .rendering import LightingContract, ReflectanceContract, RendererContract  # noqa: E402
 
-#: The contract suite of each component kind.
-CONTRACTS = {
-    "task": TaskContract,
-    "encoder": EncoderContract,
-    "morphable_model": MorphableModelContract,
-    "reflectance": ReflectanceContract,
-    "lighting": LightingContract,
-    "renderer": RendererContract,
-    "loss": LossContract,
-    "face_detector": FaceDetectorContract,
-    "landmark_detector": LandmarkDetectorContract,
-    "dataset": DatasetContract,
-    "exporter": ExporterContract,
-    "texture_decoder": TextureDecoderContract,
-}
 
 __all__ = [
-    "CONTRACTS", "DEVICE_ENV", "ASTRONAUT_FACE", "astronaut", "check_tensor", "ComponentContract",
+    "DEVICE_ENV", "ASTRONAUT_FACE", "astronaut", "check_tensor", "registry_of", "ComponentContract",
     "ParamsContract", "TaskContract", "EncoderContract", "MorphableModelContract", "ReflectanceContract",
     "LightingContract", "RendererContract", "LossContract", "FaceDetectorContract", "LandmarkDetectorContract",
     "DatasetContract", "ExporterContract", "TextureDecoderContract",

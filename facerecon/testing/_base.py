@@ -8,12 +8,21 @@ from typing import Any
 import pytest
 import torch
 
-from ..interfaces import INTERFACES
-
-__all__ = ["DEVICE_ENV", "ComponentContract", "check_tensor", "same_device"]
+__all__ = ["DEVICE_ENV", "ComponentContract", "check_tensor", "same_device", "registry_of"]
 
 #: Environment variable naming the device contract suites build components on (default cpu).
 DEVICE_ENV = "FACERECON_TEST_DEVICE"
+
+
+def registry_of(component: Any):
+    """The registry ``component`` was built from (its build context's), else the default host's."""
+    context = getattr(component, "context", None)
+    registry = getattr(context, "registry", None)
+    if registry is None:
+        from ..api import default_host
+
+        registry = default_host().registry
+    return registry
 
 
 def same_device(a: torch.device, b: torch.device) -> bool:
@@ -54,7 +63,7 @@ class ComponentContract:
         return torch.device(os.environ.get(DEVICE_ENV, "cpu"))
 
     def test_implements_interface(self, component):
-        interface = INTERFACES[self.kind]
+        interface = registry_of(component).kind(self.kind).load_interface()
         assert isinstance(component, interface), (
             f"{type(component).__name__} should subclass {interface.__module__}.{interface.__name__}"
         )

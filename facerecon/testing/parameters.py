@@ -10,7 +10,7 @@ import yaml
 from ..params import field_doc, is_required
 from ..recipe.resolve import to_plain
 from ..recipe.validate import Validator, describe_type
-from ..registry import KINDS, ComponentSpec
+from ..registry import ComponentSpec
 
 __all__ = ["ParamsContract"]
 
@@ -34,8 +34,8 @@ class ParamsContract:
 
         return default_host().registry
 
-    def test_kind_known_and_summary(self, spec: ComponentSpec):
-        assert spec.kind in KINDS, f"unknown kind {spec.kind!r}"
+    def test_kind_known_and_summary(self, spec: ComponentSpec, registry):
+        assert spec.kind in registry.kinds, f"unknown kind {spec.kind!r}"
         assert spec.summary.strip(), f"{spec.kind} {spec.name!r} is registered without a summary"
 
     def test_params_frozen_dataclass(self, spec: ComponentSpec):

@@ -35,6 +35,10 @@ class LightingContract(ComponentContract):
     kind = "lighting"
     #: Tolerance of the irradiance quadrature check, relative to the largest |E|.
     irradiance_rtol = 0.02
+    #: Tolerance of the environment-map layout check (row 0 looks up, the centre looks along +z),
+    #: relative to the spread (std) of the radiance over the sphere; raise it for a lighting whose
+    #: map is smoothed or coarsely tabulated.
+    environment_map_rtol = 0.1
 
     def test_initial(self, component):
         light = component.initial(2)
@@ -79,7 +83,7 @@ class LightingContract(ComponentContract):
         up, front = component.radiance(light, probes)[0]
         centre = env[0, height // 2 - 1: height // 2 + 1, width // 2 - 1: width // 2 + 1].mean((0, 1))
         spread = component.radiance(light, scenes.fibonacci_directions(2000, component.device)[None]).std()
-        tolerance = 0.1 * spread + 1e-4
+        tolerance = self.environment_map_rtol * spread + 1e-4
         assert (env[0, 0].mean(0) - up).abs().max() <= tolerance, "row 0 of the environment map should look up (-y)"
         assert (centre - front).abs().max() <= tolerance, "the environment map centre should look along +z"
 

@@ -17,7 +17,7 @@ from facerecon.interfaces import BuildContext, Dataset, Sample
 
 from . import ImagesParams
 
-__all__ = ["IMAGE_EXTENSIONS", "DatasetInputError", "find_images", "ImagesDataset"]
+__all__ = ["IMAGE_EXTENSIONS", "DatasetInputError", "find_images", "skipped_subfolders", "ImagesDataset"]
 
 #: File extensions (lower case) listed from folders and glob patterns.
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
@@ -85,21 +85,34 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
+def skipped_subfolders(spec: str | None, recursive: bool) -> list[Path]:
+    """Sub-folders of an ``input`` folder that hold images but are not read (``recursive`` off)."""
+    if spec is None or recursive:
+        return []
+    path = Path(os.path.expanduser(spec))
+    if not path.is_dir():
+        return []
+    return sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")
+                  and any(p.is_file() and _is_image_name(p) for p in d.rglob("*")))
+
+
 class ImagesDataset(Dataset):
     """Photos from ``input`` (file, folder or glob), or scikit-image's astronaut when it is unset.
 
     Samples are named after the file stem (``photo.jpg`` -> ``photo``); the astronaut sample is
-    named ``astronaut`` and has no path.
+    named ``astronaut`` and has no path. Sub-folders of an input folder that hold images but are
+    not read (``recursive: false``) come last, as samples with an ``error`` saying so.
     """
 
     def __init__(self, params: ImagesParams, context: BuildContext) -> None:
         super().__init__(params, context)
         self.paths: list[Path] | None = None if params.input is None else find_images(params.input, params.recursive)
         self.names = ["astronaut"] if self.paths is None else _unique_names(self.paths)
+        self.subfolders = skipped_subfolders(params.input, params.recursive)
 
     def __len__(self) -> int:
-        """Number of samples."""
-        return len(self.names)
+        """Number of samples (skipped sub-folders included)."""
+        return len(self.names) + len(self.subfolders)
 
     def __iter__(self) -> Iterator[Sample]:
         """Samples in sorted path order, each image read only when reached."""
@@ -114,3 +127,6 @@ class ImagesDataset(Dataset):
             except ImageReadError as exc:
                 sample = Sample(name=name, image=None, path=path, error=str(exc))
             yield sample
+        for folder in self.subfolders:
+            yield Sample(name=f"{folder.name}/", image=None, path=folder,
+                         error="a sub-folder with images, not read; set dataset.recursive: true to include it")

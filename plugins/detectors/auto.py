@@ -1,43 +1,111 @@
-"""The ``auto`` face detector: dlib's HOG first, OpenCV's Haar cascade when dlib finds nothing.
+"""The ``auto`` detectors: the best detector installed, never failing for want of one backend.
 
-dlib's HOG is the more precise of the two and gives the boxes the dlib shape predictor was
-trained on; the Haar cascade finds some faces HOG misses (e.g. faces smaller than HOG's 80 px
-window at ``upsample: 0``). Boxes from either come out in the same pixel frame.
+The face detector tries, on each photo, its detectors in order (by default MediaPipe's
+BlazeFace, dlib's HOG, OpenCV's Haar cascade) until one finds a face; the landmark detector
+uses the first of its detectors that can be built (MediaPipe's face mesh, then dlib's
+predictor). A detector whose library or model file is missing here (no LiteRT runtime, no
+dlib, an OpenCV 5 without Haar cascades) is left out, and they say which and why.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-from facerecon.interfaces import BuildContext, FaceBox, FaceDetector
+from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector, Landmarks
 
-from . import AutoFaceParams, DlibFaceParams, OpenCVFaceParams
-from .dlib_detectors import DlibFaceDetector
-from .opencv_detector import OpenCVFaceDetector
+from . import AutoFaceParams, AutoLandmarkParams
+from .common import BackendUnavailable, DetectorSetupError
 
-__all__ = ["AutoFaceDetector"]
+__all__ = ["AutoFaceDetector", "AutoLandmarkDetector"]
+
+
+def _face_detectors() -> dict[str, Callable]:
+    from .blazeface import BlazeFaceDetector
+    from .dlib_detectors import DlibFaceDetector
+    from .opencv_detector import OpenCVFaceDetector
+
+    return {"blazeface": BlazeFaceDetector, "dlib": DlibFaceDetector, "opencv": OpenCVFaceDetector}
+
+
+def _landmark_detectors() -> dict[str, Callable]:
+    from .dlib_detectors import DlibLandmarkDetector
+    from .face_mesh import FaceMeshLandmarkDetector
+
+    return {"face-mesh": FaceMeshLandmarkDetector, "dlib": DlibLandmarkDetector}
+
+
+def _build_available(kind: str, factories: dict[str, Callable], params, context: BuildContext,
+                     first_only: bool) -> tuple[dict[str, object], dict[str, str]]:
+    """Build each of ``params.detectors`` (or only the first that can be) with its settings from ``params``.
+
+    Returns:
+        The detectors built, by name, in order; and why each of the others tried is unavailable.
+
+    Raises:
+        DetectorSetupError: none could be built (or a setting is wrong).
+    """
+    built, unavailable = {}, {}
+    for name in dict.fromkeys(params.detectors):  # in order, once each
+        try:
+            built[name] = factories[name](getattr(params, name.replace("-", "_")), context)
+        except BackendUnavailable as exc:
+            unavailable[name] = str(exc)
+            continue
+        if first_only:
+            break
+    if not built:
+        reasons = " ".join(f"{name}: {reason}" for name, reason in unavailable.items())
+        raise DetectorSetupError(f"{kind} 'auto': none of {list(params.detectors)} can be used here. {reasons}")
+    return built, unavailable
 
 
 class AutoFaceDetector(FaceDetector):
-    """dlib HOG detection, falling back to the OpenCV Haar cascade on images where dlib finds none.
+    """The installed face detectors in order; on each photo the first that finds a face answers.
 
     Attributes:
-        last_source: ``"dlib"``, ``"opencv"`` or ``None``: which detector produced the last result.
+        detectors: the detectors built, by name, best first.
+        unavailable: why each of the others could not be built, by name.
+        last_source: the name of the detector that found the last photo's faces, or ``None``.
     """
 
     def __init__(self, params: AutoFaceParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        self.primary = DlibFaceDetector(DlibFaceParams(params.upsample, params.min_score), context)
-        self.fallback = OpenCVFaceDetector(
-            OpenCVFaceParams(params.scale_factor, params.min_neighbors, params.min_size), context
+        self.detectors, self.unavailable = _build_available(
+            "face_detector", _face_detectors(), params, context, first_only=False
         )
         self.last_source: str | None = None
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """(H, W, 3) uint8 RGB -> face boxes in pixels, best first (may be empty)."""
-        for source, detector in (("dlib", self.primary), ("opencv", self.fallback)):
+        for name, detector in self.detectors.items():
             boxes = detector.detect(image)
             if boxes:
-                self.last_source = source
+                self.last_source = name
                 return boxes
         self.last_source = None
         return []
+
+
+class AutoLandmarkDetector(LandmarkDetector):
+    """The first installed landmark detector of its list.
+
+    Attributes:
+        backend: the name of the detector used.
+        unavailable: why each of the detectors before it could not be built, by name.
+    """
+
+    def __init__(self, params: AutoLandmarkParams, context: BuildContext) -> None:
+        super().__init__(params, context)
+        built, self.unavailable = _build_available(
+            "landmark_detector", _landmark_detectors(), params, context, first_only=True
+        )
+        (self.backend, self._detector), = built.items()
+
+    def detect(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+        """(H, W, 3) uint8 RGB and a face box -> (68, 2) float32 pixel coordinates (x, y)."""
+        return self._detector.detect(image, box)
+
+    def locate(self, image: np.ndarray, box: FaceBox) -> Landmarks:
+        """(H, W, 3) uint8 RGB and a face box -> the 68 landmarks and their confidences."""
+        return self._detector.locate(image, box)

@@ -15,19 +15,21 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector
 
 from . import DlibFaceParams, DlibLandmarkParams
-from .common import DetectorSetupError, best_first, check_param
+from .common import BackendUnavailable, DetectorSetupError, best_first, upright_crop
 
 __all__ = ["PREDICTOR_FILE", "default_predictor_path", "DlibFaceDetector", "DlibLandmarkDetector"]
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+#: Boxes rolled less than this (radians, about 0.6°) are taken as upright.
+_UPRIGHT = 0.01
 
 
 def import_dlib():
-    """The ``dlib`` module, or a :class:`DetectorSetupError` saying what to install."""
+    """The ``dlib`` module, or a :class:`BackendUnavailable` saying what to install."""
     try:
         import dlib
     except ImportError as exc:
-        raise DetectorSetupError(
+        raise BackendUnavailable(
             f"The dlib detectors need the dlib library, which failed to import ({exc}). "
             "Install it with `pip install dlib-bin` (prebuilt wheels) or `pip install dlib`."
         ) from exc
@@ -38,7 +40,7 @@ def default_predictor_path() -> Path:
     """Where ``face-recognition-models`` installed the 68-point predictor.
 
     Raises:
-        DetectorSetupError: the package or the file is missing.
+        BackendUnavailable: the package or the file is missing.
     """
     spec = importlib.util.find_spec("face_recognition_models")
     folders = list(spec.submodule_search_locations or []) if spec else []
@@ -47,7 +49,7 @@ def default_predictor_path() -> Path:
         if candidate.is_file():
             return candidate
     where = f" (looked in {', '.join(str(Path(f) / 'models') for f in folders)})" if folders else ""
-    raise DetectorSetupError(
+    raise BackendUnavailable(
         f"The dlib landmark detector needs {PREDICTOR_FILE}, which was not found{where}. "
         "Install it with `pip install face-recognition-models`, or set the landmark detector's "
         "model_path to a dlib 68-point shape predictor file."
@@ -63,7 +65,6 @@ class DlibFaceDetector(FaceDetector):
 
     def __init__(self, params: DlibFaceParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        check_param(params.upsample >= 0, "face_detector 'dlib'", f"upsample must be >= 0, got {params.upsample}")
         self._detector = import_dlib().get_frontal_face_detector()
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
@@ -110,12 +111,24 @@ class DlibLandmarkDetector(LandmarkDetector):
     def detect(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """(H, W, 3) uint8 RGB and a face box -> (68, 2) float32 pixel coordinates (x, y).
 
-        Coordinates are pixel centres (dlib's integer pixel index + 0.5).
+        Coordinates are pixel centres (dlib's integer pixel index + 0.5). A tilted face (the
+        box's roll) is turned upright first: the predictor was trained on upright faces.
         """
+        rgb = to_rgb8(image)
+        if abs(box.roll) < _UPRIGHT:
+            return self._predict(rgb, box)
+        width, height = box.x1 - box.x0, box.y1 - box.y0
+        side = 2 * max(width, height)
+        crop = upright_crop(rgb, ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2), side, box.roll, round(side))
+        middle = crop.image.shape[0] / 2
+        upright = FaceBox(middle - width / 2, middle - height / 2, middle + width / 2, middle + height / 2)
+        return crop.points_to_photo(self._predict(crop.image, upright)).astype(np.float32)
+
+    def _predict(self, rgb: np.ndarray, box: FaceBox) -> np.ndarray:
         rect = self._rectangle(
             int(round(box.x0)), int(round(box.y0)), int(round(box.x1)) - 1, int(round(box.y1)) - 1
         )
-        shape = self._predictor(to_rgb8(image), rect)
+        shape = self._predictor(rgb, rect)
         if shape.num_parts != 68:
             raise DetectorSetupError(
                 f"landmark_detector 'dlib': {self.model_path} predicts {shape.num_parts} points, not 68; "

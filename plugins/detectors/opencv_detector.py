@@ -13,7 +13,7 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector
 
 from . import OpenCVFaceParams
-from .common import DetectorSetupError, best_first, check_param
+from .common import BackendUnavailable, DetectorSetupError, best_first
 
 __all__ = ["CASCADE_FILE", "OpenCVFaceDetector"]
 
@@ -25,7 +25,7 @@ def _load_cascade():
 
     path = Path(getattr(getattr(cv2, "data", None), "haarcascades", "")) / CASCADE_FILE
     if not hasattr(cv2, "CascadeClassifier") or not path.is_file():
-        raise DetectorSetupError(
+        raise BackendUnavailable(
             f"face_detector 'opencv' needs cv2.CascadeClassifier and {CASCADE_FILE}, which this OpenCV "
             f"({cv2.__version__}) does not ship (OpenCV 5 removed both). Install OpenCV 4 with "
             "`pip install 'opencv-python-headless<5'`, or use the 'dlib' face detector."
@@ -45,10 +45,6 @@ class OpenCVFaceDetector(FaceDetector):
 
     def __init__(self, params: OpenCVFaceParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        name = "face_detector 'opencv'"
-        check_param(params.scale_factor > 1.0, name, f"scale_factor must be > 1, got {params.scale_factor}")
-        check_param(params.min_neighbors >= 0, name, f"min_neighbors must be >= 0, got {params.min_neighbors}")
-        check_param(params.min_size >= 1, name, f"min_size must be >= 1 pixel, got {params.min_size}")
         self._cascade = _load_cascade()
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:

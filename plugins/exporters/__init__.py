@@ -34,7 +34,7 @@ class GlbParams:
     """Binary glTF 2.0 with a PBR metallic-roughness material and the photo's camera."""
 
     filename: str = param("mesh", "File stem of the .glb file.")
-    unit_scale: float = param(0.001, "Metres per model unit (mm): glTF lengths are metres.")
+    unit_scale: float = param(0.001, "Metres per model unit (mm): glTF lengths are metres.", gt=0)
     roughness: Literal["ggx", "raw"] = param(
         "ggx",
         "How roughness r enters the metallicRoughness texture: 'ggx' stores r**0.25 (redner's "
@@ -73,7 +73,7 @@ class EnvmapParams:
     """envmap.png: the lat-long environment map, tone-mapped to sRGB."""
 
     filename: str = param("envmap", "File stem of the written files.")
-    exposure: float = param(0.0, "Exposure in stops applied before tone mapping (x 2**exposure).")
+    exposure: float = param(0.0, "Exposure in stops applied before tone mapping (x 2**exposure).", ge=-64, le=64)
     tonemap: Literal["reinhard", "clip"] = param(
         "reinhard", "Tone curve: 'reinhard' x/(1+x) keeps highlights, 'clip' clips at 1."
     )
@@ -86,13 +86,14 @@ class RenderStripParams:
 
     filename: str = param("render", "File stem of the .png file.")
     panel_height: Optional[int] = param(
-        256, "Height of every panel in pixels (aspect kept); None uses the input image height."
+        256, "Height of every panel in pixels (aspect kept); None uses the input image height.", ge=16, le=8192
     )
-    overlay_opacity: float = param(1.0, "Opacity of the render over the photo in the overlay panel.")
+    overlay_opacity: float = param(1.0, "Opacity of the render over the photo in the overlay panel.", ge=0, le=1)
     labels: bool = param(True, "Write a small label on each panel.")
-    landmark_radius: int = param(2, "Radius of the landmark dots in panel pixels (0 hides them).")
+    landmark_radius: int = param(2, "Radius of the landmark dots in panel pixels (0 hides them).", ge=0, le=100)
     zoom: Optional[float] = param(
-        1.8, "Show the photo panels cropped to a square this many times the landmarks' extent; None shows the whole photo."
+        1.8, "Show the photo panels cropped to a square this many times the landmarks' extent; None shows the whole photo.",
+        gt=0,
     )
 
 
@@ -102,7 +103,7 @@ class LossPlotParams:
 
     filename: str = param("loss", "File stem of the .png file.")
     log_scale: bool = param(True, "Logarithmic y axis for stages whose losses are all positive.")
-    dpi: int = param(100, "Resolution of the figure in dots per inch.")
+    dpi: int = param(100, "Resolution of the figure in dots per inch.", ge=10, le=1200)
 
 
 @hookimpl

@@ -10,10 +10,14 @@ from facerecon import hookimpl, param
 class SHParams:
     """Parameters of the spherical-harmonics lighting."""
 
-    bands: int = param(3, "Number of SH bands L+1 (3 -> 9 coefficients per channel, 9 -> 81).")
+    bands: int = param(3, "Number of SH bands L+1 (3 -> 9 coefficients per channel, 9 -> 81).", ge=1, le=16)
     ambient: float = param(
-        1.0, "Initial constant radiance (white); a Lambert surface of albedo a then reflects a*ambient."
+        1.0, "Initial constant radiance (white); a Lambert surface of albedo a then reflects a*ambient.", ge=0
     )
+
+    def parameter_groups(self) -> dict[str, str]:
+        """The optimisable parameter group of this lighting: ``light``."""
+        return {"light": f"SH lighting coefficients ({self.bands ** 2} per RGB channel)"}
 
 
 @hookimpl

@@ -120,8 +120,6 @@ class SHLighting(Lighting):
 
     def __init__(self, params, context) -> None:
         super().__init__(params, context)
-        if params.bands < 1:
-            raise ValueError(f"sh lighting needs bands >= 1, got {params.bands}")
         self.bands = params.bands
         self.n_coeffs = params.bands**2
         self.convention = (f"real spherical harmonics radiance, {self.bands} bands l = 0..{self.bands - 1}, "

@@ -44,8 +44,13 @@ _LOSSES = (
 )
 
 
+#: Components a loss works only with, by recipe slot.
+_NEEDS = {"sh-prior": {"light": ("sh",)}}
+
+
 @hookimpl
 def facerecon_register_components(registry):
     """Register the built-in losses."""
     for name, params, factory, summary in _LOSSES:
-        registry.register("loss", name, params=params, factory=f"{__name__}.{factory}", summary=summary)
+        registry.register("loss", name, params=params, factory=f"{__name__}.{factory}", summary=summary,
+                          needs=_NEEDS.get(name))

@@ -4,39 +4,11 @@ from __future__ import annotations
 import torch
 
 from facerecon.interfaces import BuildContext, Loss, LossInputs
-from facerecon.landmarks import IBUG68_GROUPS, N_LANDMARKS, NEXTFACE_DROPPED_JAW, OUTER_EYE_CORNERS
+from facerecon.landmarks import OUTER_EYE_CORNERS
 
-from .params import LandmarkParams
+from .params import LandmarkParams, point_weights
 
-__all__ = ["LandmarkLoss", "point_weights"]
-
-
-def point_weights(jaw: str, group_weights: dict[str, float]) -> list[float]:
-    """Weight of each of the 68 points: its group's weight, 0 for the jaw points left out.
-
-    Args:
-        jaw: ``all``, ``upper`` (without :data:`NEXTFACE_DROPPED_JAW`) or ``none``.
-        group_weights: weight per :data:`IBUG68_GROUPS` name; others weigh 1.
-    Raises:
-        ValueError: unknown group or jaw mode, negative weights, or nothing left to compare.
-    """
-    unknown = sorted(set(group_weights) - set(IBUG68_GROUPS))
-    if unknown:
-        raise ValueError(
-            f"landmark point_weights: unknown group(s) {unknown}; known groups: {', '.join(IBUG68_GROUPS)}."
-        )
-    if jaw not in ("all", "upper", "none"):
-        raise ValueError(f"landmark jaw must be all, upper or none, got {jaw!r}.")
-    weights = [1.0] * N_LANDMARKS
-    for name, indices in IBUG68_GROUPS.items():
-        for i in indices:
-            weights[i] = float(group_weights.get(name, 1.0))
-    dropped = {"all": (), "upper": NEXTFACE_DROPPED_JAW, "none": IBUG68_GROUPS["jaw"]}[jaw]
-    for i in dropped:
-        weights[i] = 0.0
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError("landmark point_weights must be non-negative and leave some point with weight > 0.")
-    return weights
+__all__ = ["LandmarkLoss"]
 
 
 class LandmarkLoss(Loss):

@@ -25,10 +25,6 @@ class PhotometricLoss(Loss):
 
     def __init__(self, params: PhotometricParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        if params.norm not in ("l1", "l2", "euclidean"):
-            raise ValueError(f"photometric norm must be l1, l2 or euclidean, got {params.norm!r}.")
-        if params.blur_sigma < 0:
-            raise ValueError(f"photometric blur_sigma must be >= 0, got {params.blur_sigma}.")
         self.kernel = (
             gaussian_kernel(params.blur_sigma, params.blur_size, self.device) if params.blur_sigma > 0 else None
         )

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from facerecon.interfaces import BuildContext, Loss, LossInputs
-
-from .params import GaussianPriorParams
+from facerecon.interfaces import Loss, LossInputs
 
 __all__ = ["GaussianPrior", "SHPrior"]
 
@@ -15,19 +13,16 @@ class GaussianPrior(Loss):
 
     Coefficients are in std-dev units, so this is NextFace's ``mean(c²/σ²)`` per group.
     Deep3DFaceRecon sums over coefficients (``Σ c²`` per image): multiply its group weights by
-    the group sizes to reproduce it.
+    the group sizes to reproduce it. Without ``groups``, every coefficient group but the light
+    weighs 1 (identity, expression, and albedo when the model has it).
     """
-
-    def __init__(self, params: GaussianPriorParams, context: BuildContext) -> None:
-        super().__init__(params, context)
-        if any(w < 0 for w in params.groups.values()):
-            raise ValueError(f"gaussian-prior group weights must be non-negative, got {dict(params.groups)}.")
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
         """(B,) loss from ``coefficients[name]`` (B, K) for each name in ``groups``."""
+        groups = self.params.groups or {name: 1.0 for name in inputs.coefficients if name != "light"}
         terms = [
             float(w) * inputs.coefficients[name].flatten(1).pow(2).mean(1)
-            for name, w in self.params.groups.items()
+            for name, w in groups.items()
             if name in inputs.coefficients and inputs.coefficients[name].numel() > 0
         ]
         if not terms:

@@ -6,16 +6,13 @@ has a ``texel_mask`` attribute ((T*T,) bool); otherwise every texel counts.
 """
 from __future__ import annotations
 
-import typing
 from abc import abstractmethod
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from facerecon.interfaces import BuildContext, Loss, LossInputs
-
-from .params import TEXTURE_MAPS, RGBMapName
+from facerecon.interfaces import Loss, LossInputs
 
 __all__ = [
     "texel_mask",
@@ -62,23 +59,12 @@ def _flat(texture: torch.Tensor) -> torch.Tensor:
 
 
 class TextureLoss(Loss):
-    """Base of the texture regularisers: map selection, validation and the per-map sum.
+    """Base of the texture regularisers: map selection and the per-map sum (the params check the maps).
 
     Subclasses implement :meth:`term`; ``needs_base`` says whether ``base_textures`` is required.
     """
 
-    allowed_maps: tuple[str, ...] = TEXTURE_MAPS
     needs_base = False
-
-    def __init__(self, params: Any, context: BuildContext) -> None:
-        super().__init__(params, context)
-        maps = list(params.maps)
-        wrong = [m for m in maps if m not in self.allowed_maps]
-        if not maps or wrong or len(set(maps)) != len(maps):
-            raise ValueError(
-                f"{type(self).__name__} maps must be distinct names among "
-                f"{', '.join(self.allowed_maps)}; got {maps}."
-            )
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
         """(B,): Σ over ``maps`` of :meth:`term`."""
@@ -154,7 +140,6 @@ class TextureChromaticity(TextureLoss):
     does the same job without the colour-space constants.
     """
 
-    allowed_maps = typing.get_args(RGBMapName)
     needs_base = True
 
     def term(self, name, texture, base, model, mask):
@@ -166,11 +151,6 @@ class TextureSmoothness(TextureLoss):
 
     Only pairs of texels both in the face region count.
     """
-
-    def __init__(self, params: Any, context: BuildContext) -> None:
-        super().__init__(params, context)
-        if params.norm not in ("l1", "l2"):
-            raise ValueError(f"texture-smoothness norm must be l1 or l2, got {params.norm!r}.")
 
     def term(self, name, texture, base, model, mask):
         grid = None if mask is None else mask.view(texture.shape[1], texture.shape[2])
@@ -188,16 +168,6 @@ class TextureSmoothness(TextureLoss):
 
 class TextureRange(TextureLoss):
     """mean(relu(lo − x) + relu(x − hi)) squared (l2) or not (l1); albedo in [0, 1]."""
-
-    def __init__(self, params: Any, context: BuildContext) -> None:
-        super().__init__(params, context)
-        low, high = params.roughness_range
-        if not low < high:
-            raise ValueError(
-                f"texture-range roughness_range must be [min, max] with min < max, got {params.roughness_range}."
-            )
-        if params.norm not in ("l1", "l2"):
-            raise ValueError(f"texture-range norm must be l1 or l2, got {params.norm!r}.")
 
     def term(self, name, texture, base, model, mask):
         low, high = self.params.roughness_range if name == "roughness" else (0.0, 1.0)

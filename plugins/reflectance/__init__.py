@@ -15,12 +15,12 @@ class LambertianParams:
 class CookTorranceParams:
     """Parameters of the cook-torrance reflectance."""
 
-    roughness: float = param(0.4, "Roughness used where no roughness map is given (NextFace: 0.4).")
-    min_roughness: float = param(1e-3, "Roughness is clamped to [min_roughness, 1] (Phong exponent 2/r-2).")
+    roughness: float = param(0.4, "Roughness used where no roughness map is given (NextFace: 0.4).", gt=0, le=1)
+    min_roughness: float = param(1e-3, "Roughness is clamped to [min_roughness, 1] (Phong exponent 2/r-2).", gt=0, lt=1)
     samples_theta: int = param(
-        4, "Gauss-Legendre nodes in the lobe angle where shade() samples the light (SH bands l >= 3)."
+        4, "Gauss-Legendre nodes in the lobe angle where shade() samples the light (SH bands l >= 3).", ge=1, le=64
     )
-    samples_phi: int = param(8, "Azimuths per lobe angle where shade() samples the light (SH bands l >= 3).")
+    samples_phi: int = param(8, "Azimuths per lobe angle where shade() samples the light (SH bands l >= 3).", ge=1, le=128)
 
 
 @hookimpl

@@ -17,21 +17,22 @@ class RasterizerParams:
     antialias: bool = param(
         True, "Blend silhouette pixels with the background by analytic edge coverage (silhouette gradients)."
     )
-    background: tuple[float, float, float] = param((0.0, 0.0, 0.0), "Linear RGB of pixels no triangle covers.")
+    background: tuple[float, float, float] = param((0.0, 0.0, 0.0), "Linear RGB of pixels no triangle covers.", ge=0)
     chunk_size: int = param(
-        1 << 21, "Most (triangle, pixel) candidates the visibility pass handles at once (bounds memory)."
+        1 << 21, "Most (triangle, pixel) candidates the visibility pass handles at once (bounds memory).", ge=1
     )
 
 
 @dataclass(frozen=True)
 class RednerParams:
-    """Parameters of the redner path tracer (legacy; needs pyredner built from source)."""
+    """Parameters of the redner path tracer (legacy; needs pyredner built from source: `make redner`)."""
 
-    spp: int = param(8, "Samples per pixel in the forward and the backward pass (NextFace: 8 while optimising).")
-    max_bounces: int = param(1, "Path length, >= 1: 1 = direct lighting only (NextFace), 2+ adds interreflections.")
-    envmap_height: int = param(64, "Rows of the lat-long environment map built from the light (columns: twice that).")
+    spp: int = param(8, "Samples per pixel in the forward and the backward pass (NextFace: 8 while optimising).", ge=1)
+    max_bounces: int = param(1, "Path length, >= 1: 1 = direct lighting only (NextFace), 2+ adds interreflections.", ge=1)
+    envmap_height: int = param(64, "Rows of the lat-long environment map built from the light (columns: twice that).",
+                               ge=2, le=4096)
     sampler: Literal["independent", "sobol"] = param("sobol", "redner's sample pattern.")
-    seed: int = param(0, "Base random seed; batch item b of render call k uses seed + k*B + b.")
+    seed: int = param(0, "Base random seed; batch item b of render call k uses seed + k*B + b.", ge=0)
     reseed: bool = param(True, "Draw new samples on every render call (False: the same scene renders the same noise).")
     primary_edge_sampling: bool = param(
         False, "Silhouette gradients (vertices, pose, focal, mask) by redner's edge sampling; without it those "
@@ -47,11 +48,11 @@ class RednerParams:
 class MitsubaParams:
     """Parameters of the Mitsuba 3 path tracer."""
 
-    spp: int = param(8, "Samples per pixel (NextFace and DeepNextFace trace 8 while optimising).")
+    spp: int = param(8, "Samples per pixel (NextFace and DeepNextFace trace 8 while optimising).", ge=1)
     bounces: int = param(
-        1, "Light bounces: 1 = direct light with self-shadowing (NextFace); Mitsuba's max_depth is bounces + 1."
+        1, "Light bounces: 1 = direct light with self-shadowing (NextFace); Mitsuba's max_depth is bounces + 1.", ge=1
     )
-    seed: int = param(0, "Seed of the first item rendered; each further item and call adds 1 so the noise differs.")
+    seed: int = param(0, "Seed of the first item rendered; each further item and call adds 1 so the noise differs.", ge=0)
     integrator: Literal["prb", "prb_projective", "path"] = param(
         "prb", "prb: gradients inside silhouettes; prb_projective: plus silhouette gradients (slow); path: no gradients."
     )
@@ -59,9 +60,9 @@ class MitsubaParams:
         "multijitter",
         "Sample pattern: stratified multi-jittered (ldsampler for spp 2^odd, e.g. 32; much less noise) or independent.",
     )
-    background: tuple[float, float, float] = param((0.0, 0.0, 0.0), "Linear RGB of pixels no ray hits.")
+    background: tuple[float, float, float] = param((0.0, 0.0, 0.0), "Linear RGB of pixels no ray hits.", ge=0)
     envmap_height: int = param(
-        64, "Rows of the lat-long map the light is tabulated on for Mitsuba's envmap (width is twice that)."
+        64, "Rows of the lat-long map the light is tabulated on for Mitsuba's envmap (width is twice that).", ge=4, le=4096
     )
     cull_backfaces: bool = param(
         True, "Leave triangles facing away from the camera out of the scene (as the rasterizer culls them); "
@@ -83,4 +84,5 @@ def facerecon_register_components(registry):
     registry.register(
         "renderer", "redner", params=RednerParams, factory="plugins.renderers.redner_renderer:Redner",
         summary="redner path tracer (legacy, NextFace's): SH envmap, Cook-Torrance; needs pyredner built from source",
+        check="plugins.renderers.redner_setup:missing",
     )

@@ -59,9 +59,6 @@ class MitsubaRenderer(Renderer):
 
     def __init__(self, params, context) -> None:
         super().__init__(params, context)
-        for name, low in (("spp", 1), ("bounces", 1), ("envmap_height", 4)):
-            if getattr(params, name) < low:
-                raise FaceReconError(f"mitsuba renderer: {name} must be >= {low}, got {getattr(params, name)}")
         load_mitsuba(torch.device(context.device).type)  # fail at build time, saying what is missing
         self._renders = 0
 

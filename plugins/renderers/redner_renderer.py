@@ -1,8 +1,9 @@
 """``redner``: the legacy differentiable path tracer NextFace used (``BachiLi/redner``, via ``pyredner``).
 
-redner has no wheel for Python ≥ 3.9 (DESIGN §6): it has to be built from source (CMake, Embree 3,
-Thrust, pybind11). Without ``pyredner`` the plugin stays registered and building it raises a
-:class:`~facerecon.errors.FaceReconError` that says so.
+redner has no wheel for Python ≥ 3.9: ``make redner REDNER_SRC=path/to/redner`` builds it from a
+checkout of its source (``scripts/build_redner.py``). Without ``pyredner`` the plugin stays
+registered, ``facerecon describe renderer redner`` says it is unavailable and how to fix that, and
+building it raises a :class:`~facerecon.errors.FaceReconError` that says the same.
 
 Scene translation, per batch item (one redner scene each):
 
@@ -21,9 +22,9 @@ Scene translation, per batch item (one redner scene each):
   ``lighting.radiance(ω)`` (bilinear between texel centres). The map is not directly visible:
   empty pixels are 0.
 - Material: ``lambertian`` → diffuse only; ``cook-torrance`` → redner's own Lambert + Blinn-Phong
-  microfacet BRDF, which ours reproduces (DESIGN §3). Texture maps become ``pyredner.Texture``
-  (mip-mapped, wrapping at the borders); redner's v runs down the map, so the uvs given to redner
-  are (u, 1 − v) and the texel rows keep our order (row 0 at v = 1).
+  microfacet BRDF, which ours reproduces (``plugins/reflectance/cook_torrance.py``). Texture maps
+  become ``pyredner.Texture`` (mip-mapped, wrapping at the borders); redner's v runs down the map,
+  so the uvs given to redner are (u, 1 − v) and the texel rows keep our order (row 0 at v = 1).
 - Integrator: ``max_bounces`` (1 = direct light only, as NextFace) with environment-map and BRDF
   sampling combined by MIS; ``spp`` samples per pixel in the forward and backward passes; batch
   item b of the k-th call uses seed ``seed + k·B + b`` (k = 0 always without ``reseed``).
@@ -51,6 +52,7 @@ import torch
 
 from facerecon.errors import FaceReconError
 from facerecon.interfaces import Renderer, RenderOutput, Scene
+from plugins.renderers.redner_setup import INSTALL
 
 __all__ = ["Redner", "intrinsic_matrix", "CAM_TO_WORLD", "ENV_TO_WORLD"]
 
@@ -59,14 +61,6 @@ CAM_TO_WORLD = ((1.0, 0.0, 0.0, 0.0), (0.0, -1.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0
 #: redner environment-map frame -> OpenCV camera frame (module docstring).
 ENV_TO_WORLD = ((-1.0, 0.0, 0.0, 0.0), (0.0, -1.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0))
 
-_MISSING = (
-    "the 'redner' renderer needs pyredner and its compiled 'redner' module, which have no wheel for "
-    "Python >= 3.9. Build redner from source (github.com/BachiLi/redner: CMake with -DREDNER_CUDA=OFF "
-    "against Embree 3, Thrust and pybind11 >= 2.10, e.g. Debian's libembree-dev, libthrust-dev and "
-    "pybind11-dev) and pip-install its pyredner folder together with the built redner*.so, or use the "
-    "'rasterizer' or 'mitsuba' renderer. Import error: {error}"
-)
-
 
 def _import_pyredner():
     """(pyredner, redner) or a FaceReconError saying what to install."""
@@ -74,7 +68,8 @@ def _import_pyredner():
         import pyredner
         import redner
     except ImportError as exc:  # also covers a redner.so built for another Python
-        raise FaceReconError(_MISSING.format(error=exc)) from exc
+        raise FaceReconError(f"The 'redner' renderer needs pyredner and its compiled 'redner' module, which "
+                             f"do not import here ({exc}). {INSTALL}") from exc
     return pyredner, redner
 
 
@@ -104,11 +99,6 @@ class Redner(Renderer):
         self._pyredner, self._redner = _import_pyredner()
         self._pyredner.set_print_timing(False)
         self._calls = itertools.count()
-        if params.spp < 1 or params.max_bounces < 1 or params.envmap_height < 2:
-            raise FaceReconError(
-                f"redner needs spp >= 1, max_bounces >= 1 (the light is an environment map) and envmap_height >= 2, "
-                f"got {params.spp}, {params.max_bounces}, {params.envmap_height}"
-            )
 
     def render(self, scene: Scene) -> RenderOutput:
         """Render ``scene`` to (B, camera.height, camera.width, ·) images (module docstring)."""

@@ -19,15 +19,20 @@ class FitParams:
     """
 
     faces: Literal["all", "largest"] = param("all", "Fit every detected face, or only the largest one per image.")
-    image_size: int = param(256, "Side in pixels of the square face crop the fit renders and compares.")
-    crop_margin: float = param(1.6, "Crop side relative to the landmarks' extent.")
-    focal: float = param(2.0, "Initial focal length in units of the crop side (2.0 ≈ 28° field of view).")
+    image_size: int = param(256, "Side in pixels of the square face crop the fit renders and compares.", ge=16, le=4096)
+    crop_margin: float = param(1.6, "Crop side relative to the landmarks' extent.", gt=0)
+    focal: float = param(2.0, "Initial focal length in units of the crop side (2.0 ≈ 28° field of view).", gt=0)
     batch_size: int = param(
         1, "Faces fitted together (from one or several images); each face's result is the same as alone. "
-        "Larger batches are faster per face, on a GPU especially.")
-    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run.")
-    render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.")
-    envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.")
+        "Larger batches are faster per face, on a GPU especially.", ge=1)
+    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run of the same recipe "
+                         "(a face made with other settings is redone).")
+    suspect_landmark_error: float = param(
+        0.15, "A face whose fitted landmarks lie further than this from the detected ones, in inter-ocular "
+        "distances, is marked 'suspect' (a false face or a fit gone astray) instead of 'ok'.", gt=0)
+    render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16, le=16384)
+    envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
+                                         ge=2, le=8192)
 
 
 @dataclass(frozen=True)
@@ -148,8 +153,10 @@ class ReconstructParams:
     image_size: Optional[int] = param(
         None, "Side in pixels of the crops refinement renders and compares; unset: the network's input size.")
     batch_size: int = param(16, "Faces per network forward pass (and per refinement batch).")
-    workers: int = param(0, "DataLoader worker processes preparing faces (reading, detecting, cropping).")
-    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run.")
+    resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run of the same recipe.")
+    suspect_landmark_error: float = param(
+        0.15, "A face whose final landmarks lie further than this from the detected ones, in inter-ocular "
+        "distances, is marked 'suspect' instead of 'ok'.", gt=0)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.")
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.")
 

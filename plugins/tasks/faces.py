@@ -2,13 +2,15 @@
 
 :class:`FaceCollector` turns a dataset's images into :class:`FaceJob` s (detection, landmarks
 with confidences, a square crop, a PnP initial pose) and stacks a batch of them into
-:class:`facerecon.pipeline.FaceTargets`. :class:`ResultWriter` turns a face's final values into a
-:class:`facerecon.interfaces.FaceResult` in the photo's own frame, runs the exporters and writes
-the completion marker a rerun looks for.
+:class:`facerecon.pipeline.FaceTargets`; it skips faces already made by the same recipe and faces
+another live run is making (:class:`facerecon.outputs.OutputFolder`). :class:`ResultWriter`
+turns a face's final values into a :class:`facerecon.interfaces.FaceResult` in the photo's own
+frame, checks that it is plausible, and writes its folder (every exporter, the resolved recipe,
+the completion marker) all at once or not at all. :func:`face_failure` words an exception that
+cost one face.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,21 +21,18 @@ import cv2
 import numpy as np
 import torch
 
+from facerecon.errors import FaceReconError
 from facerecon.geometry import euler_to_matrix, matrix_to_euler
 from facerecon.imaging import srgb_to_linear
 from facerecon.interfaces import Camera, FaceResult, Landmarks, RunSummary
-from facerecon.io import atomic_write
+from facerecon.outputs import OutputFolder
 from facerecon.pipeline import DecodedFaces, FacePipeline, FaceTargets
 from facerecon.recipe import to_plain
-from facerecon.runner import RESOLVED_NAME
 
 from .crop import Crop, crop_around
 from .pnp import solve_pose
 
-__all__ = ["COMPLETE_MARKER", "FaceJob", "FaceCollector", "ResultWriter"]
-
-#: Written last into a face folder; a rerun skips faces that have it.
-COMPLETE_MARKER = ".complete.json"
+__all__ = ["FaceJob", "FaceCollector", "ResultWriter", "face_failure"]
 
 # iBUG-68 landmarks used to solve the initial pose: brows, nose, eyes, mouth (no jaw contour).
 _PNP_POINTS = np.arange(17, 68)
@@ -73,11 +72,14 @@ class FaceCollector:
         params: the task's params (``faces``, ``image_size``, ``crop_margin``, ``focal``, ``resume``).
         pipeline: the face pipeline (its model gives the mean shape for PnP).
         detector, landmarker: the recipe's face and landmark detectors.
-        output: the run's output folder.
+        outputs: the run's output folder.
+        debug: let a face's exceptions through (``--debug``) instead of recording them.
     """
 
-    def __init__(self, params: Any, pipeline: FacePipeline, detector: Any, landmarker: Any, output: Path) -> None:
-        self.params, self.pipeline, self.detector, self.landmarker, self.output = params, pipeline, detector, landmarker, output
+    def __init__(self, params: Any, pipeline: FacePipeline, detector: Any, landmarker: Any, outputs: OutputFolder,
+                 debug: bool = False) -> None:
+        self.params, self.pipeline, self.detector, self.landmarker = params, pipeline, detector, landmarker
+        self.outputs, self.debug = outputs, debug
         model = pipeline.model
         device = model.faces.device
         with torch.no_grad():
@@ -91,13 +93,21 @@ class FaceCollector:
         return float(self.params.focal * self.params.image_size)
 
     def jobs(self, dataset: Any, summary: RunSummary) -> Iterator[FaceJob]:
-        """Every face still to do; unreadable images, images without a face and finished faces
-        (with ``resume``) go into ``summary`` instead."""
+        """Every face still to do, claimed for this run. Unreadable images, images without a face,
+        faces another live run is making, faces whose preparation failed and (with ``resume``)
+        faces this recipe already made go into ``summary`` instead."""
+        outputs = self.outputs
         for sample in dataset:
             if sample.error is not None:
                 summary.skipped.append((sample.name, sample.error))
                 continue
-            boxes = self.detector.detect(sample.image)
+            try:
+                boxes = self.detector.detect(sample.image)
+            except Exception as exc:  # noqa: BLE001 - one image's failure costs that image only
+                if self.debug:
+                    raise
+                summary.skipped.append((sample.name, face_failure(exc, "detecting faces")))
+                continue
             if not boxes:
                 summary.skipped.append((sample.name, "no face detected"))
                 continue
@@ -105,12 +115,20 @@ class FaceCollector:
                 boxes = [max(boxes, key=lambda b: b.area)]
             for index, box in enumerate(boxes):
                 name = sample.name if len(boxes) == 1 else f"{sample.name}_face{index}"
-                folder = self.output / name
-                if self.params.resume and (folder / COMPLETE_MARKER).exists():
-                    row = json.loads((folder / COMPLETE_MARKER).read_text())
-                    summary.rows.append({**row, "status": "resumed"})
+                if self.params.resume and outputs.is_current(name):
+                    summary.rows.append({**outputs.marker(name), "status": "resumed"})
                     continue
-                yield self.prepare(name, sample.image, self.landmarker.locate(sample.image, box), folder)
+                if not outputs.claim(name):
+                    summary.skipped.append((name, "another run on this output folder is making it"))
+                    continue
+                try:
+                    yield self.prepare(name, sample.image, self.landmarker.locate(sample.image, box),
+                                       outputs.root / name)
+                except Exception as exc:  # noqa: BLE001
+                    outputs.release(name)
+                    if self.debug:
+                        raise
+                    summary.skipped.append((name, face_failure(exc, "locating its landmarks")))
 
     def prepare(self, name: str, image: np.ndarray, landmarks: Landmarks, folder: Path) -> FaceJob:
         """Crop around the landmarks and solve the initial pose on the mean shape."""
@@ -146,50 +164,63 @@ class FaceCollector:
 
 
 class ResultWriter:
-    """Builds a finished face's :class:`FaceResult`, exports it and marks its folder complete.
+    """Builds a finished face's :class:`FaceResult`, judges it, and writes its folder at once.
 
     Args:
-        pipeline: the face pipeline; exporters: built exporters by name; context: the run context
-            (output folder, validated recipe); params: the task's params (``render_max_side``,
-            ``envmap_size``).
+        pipeline: the face pipeline; exporters: built exporters by name; outputs: the run's
+            output folder; recipe: the validated recipe; params: the task's params
+            (``render_max_side``, ``envmap_size``, ``suspect_landmark_error``).
     """
 
-    def __init__(self, pipeline: FacePipeline, exporters: dict[str, Any], context: Any, params: Any) -> None:
-        self.pipeline, self.exporters, self.context, self.params = pipeline, exporters, context, params
+    def __init__(self, pipeline: FacePipeline, exporters: dict[str, Any], outputs: OutputFolder, recipe: Any,
+                 params: Any) -> None:
+        self.pipeline, self.exporters, self.outputs, self.recipe, self.params = pipeline, exporters, outputs, recipe, params
 
     def write(self, job: FaceJob, values: dict[str, torch.Tensor], targets: FaceTargets,
               losses: dict[str, list[float]], row: dict[str, Any]) -> dict[str, Any]:
         """Export one face (``values`` and ``targets`` for it alone, batch of one) and return its
-        summary row, ``row`` merged in."""
-        with torch.no_grad():
-            result = self.result(job, values, targets, losses)
-        folder = job.folder
-        folder.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        for exporter in self.exporters.values():
-            written += exporter.export(result, folder)
-        resolved = self.context.output / RESOLVED_NAME
-        if resolved.exists():  # each face folder is self-contained: how it was made travels with it
-            with atomic_write(folder / RESOLVED_NAME) as handle:
-                handle.write(resolved.read_text())
-            written.append(folder / RESOLVED_NAME)
-        detected = np.asarray(job.landmarks.points, np.float64)
-        eyes = np.linalg.norm(detected[36:42].mean(0) - detected[42:48].mean(0))
-        out = {
-            "face": job.name,
-            "status": "ok",
-            "seconds": round(time.perf_counter() - job.started, 2),
-            "landmark_error_iod": float(np.linalg.norm(result.landmarks_fitted - detected, axis=1).mean() / max(eyes, 1e-6)),
-            "psnr_face": result.info.get("psnr_face"),
-            **row,
-        }
-        pictures = [p for p in written if p.suffix == ".png"]
-        preview = next((p for p in pictures if p.name == "render.png"), pictures[0] if pictures else None)
-        out["preview"] = str(preview) if preview else ""
-        out["outputs"] = [str(p) for p in written]
-        with atomic_write(folder / COMPLETE_MARKER) as handle:
-            json.dump(out, handle, indent=2)
-        return out
+        summary row, ``row`` merged in. The face's folder appears complete or not at all; its
+        claim is released either way."""
+        try:
+            with torch.no_grad():
+                result = self.result(job, values, targets, losses)
+            _check_finite(result)
+            detected = np.asarray(job.landmarks.points, np.float64)
+            eyes = np.linalg.norm(detected[36:42].mean(0) - detected[42:48].mean(0))
+            out = {
+                "face": job.name,
+                "status": "ok",
+                "seconds": round(time.perf_counter() - job.started, 2),
+                "landmark_error_iod": float(np.linalg.norm(result.landmarks_fitted - detected, axis=1).mean()
+                                            / max(eyes, 1e-6)),
+                "psnr_face": result.info.get("psnr_face"),
+                **row,
+            }
+            doubts = self.doubts(out)
+            if doubts:
+                out.update(status="suspect", reason="; ".join(doubts))
+            with self.outputs.stage(job.name) as folder:
+                written: list[Path] = []
+                for exporter in self.exporters.values():
+                    written += exporter.export(result, folder)
+                final = job.folder
+                pictures = [p for p in written if p.suffix == ".png"]
+                preview = next((p for p in pictures if p.name == "render.png"), pictures[0] if pictures else None)
+                out["preview"] = str(final / preview.name) if preview else ""
+                out["outputs"] = [str(final / p.relative_to(folder)) for p in written]
+                self.outputs.write_marker(folder, out)
+            return out
+        finally:
+            self.outputs.release(job.name)
+
+    def doubts(self, row: dict[str, Any]) -> list[str]:
+        """Why a finished face looks implausible (empty when it does not): its fitted landmarks
+        far from the detected ones (a false face, or a fit gone astray)."""
+        limit = float(self.params.suspect_landmark_error)
+        error = row.get("landmark_error_iod")
+        if error is not None and error > limit:
+            return [f"fitted landmarks {error:.2f} inter-ocular distances from the detected ones (limit {limit:g})"]
+        return []
 
     def result(self, job: FaceJob, values: dict[str, torch.Tensor], targets: FaceTargets,
                losses: dict[str, list[float]]) -> FaceResult:
@@ -201,7 +232,7 @@ class ResultWriter:
         region = pipeline.face_region(crop_render) * crop_render.mask
         focal_photo = float(values["focal"][0]) / crop.scale
         light = values["light"]
-        lighting_node = self.context.recipe.root.light
+        lighting_node = self.recipe.root.light
         return FaceResult(
             name=job.name,
             image=image,
@@ -257,6 +288,26 @@ class ResultWriter:
         photo = srgb_to_linear(image.astype(np.float32) / 255.0)
         renders["overlay"] = photo * (1 - mask) + renders["render"] * mask
         return renders
+
+
+def face_failure(exc: BaseException, doing: str) -> str:
+    """One line for the summary saying why a face failed while ``doing`` something."""
+    if isinstance(exc, FaceReconError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return f"could not write its results{where}: {exc.strerror or exc}"
+    return (f"internal error while {doing}: {type(exc).__name__}: {exc}. This is a bug in facerecon or a plugin; "
+            "rerun with --debug for the traceback and report it")
+
+
+def _check_finite(result: FaceResult) -> None:
+    """Refuse a result with non-finite numbers: nothing NaN is ever written."""
+    for name in ("vertices", "normals", "diffuse", "specular", "roughness", "rotation", "translation", "light"):
+        if not np.all(np.isfinite(getattr(result, name))):
+            raise FaceReconError(f"the fit ended with non-finite {name}; nothing was written for this face")
+    if not np.isfinite(result.focal):
+        raise FaceReconError("the fit ended with a non-finite focal length; nothing was written for this face")
 
 
 def _psnr(render: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> float | None:

@@ -16,9 +16,9 @@ from facerecon.interfaces import RunContext, RunSummary, Task
 from facerecon.optimize import LeafParameters, StageHistory, run_stage
 from facerecon.pipeline import FacePipeline
 
-from .faces import COMPLETE_MARKER, FaceCollector, FaceJob, ResultWriter
+from .faces import FaceCollector, FaceJob, ResultWriter, face_failure
 
-__all__ = ["FitTask", "COMPLETE_MARKER"]
+__all__ = ["FitTask"]
 
 
 class FitTask(Task):
@@ -31,10 +31,10 @@ class FitTask(Task):
         self.pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
         self.stages = self._prepare_stages(recipe.stages, build)
         collector = FaceCollector(self.params, self.pipeline, build("face_detector"), build("landmark_detector"),
-                                  context.output)
-        self.collector = collector
+                                  context.outputs, context.debug)
+        self.collector, self.debug = collector, context.debug
         self.writer = ResultWriter(self.pipeline, {key: build(node) for key, node in recipe.exporters.items()},
-                                   context, self.params)
+                                   context.outputs, context.recipe, self.params)
         summary = RunSummary()
         started = time.perf_counter()
         queue: list[FaceJob] = []
@@ -60,7 +60,40 @@ class FitTask(Task):
         return prepared
 
     def _fit_batch(self, jobs: list[FaceJob], summary: RunSummary) -> None:
-        """Fit a batch of faces through every stage; export each face that did not diverge."""
+        """Fit a batch of faces through every stage and write each face that did not diverge.
+
+        A face that diverges, or whose writing fails (full disk, a blocked folder, an exporter's
+        bug), fails alone; an error inside the stages fails the faces of this batch. Either way
+        the run goes on with the next faces.
+        """
+        try:
+            parameters, targets, histories = self._optimise(jobs)
+        except Exception as exc:  # noqa: BLE001 - a batch's failure costs that batch, not the night
+            if self.debug:
+                raise
+            reason = face_failure(exc, "fitting")
+            for job in jobs:
+                self.writer.outputs.release(job.name)
+                summary.skipped.append((job.name, reason))
+            return
+        for index, job in enumerate(jobs):
+            failure = next((f"stage '{name}': {h.reasons[index]}" for name, h in histories.items() if index in h.reasons), None)
+            if failure is not None:
+                self.writer.outputs.release(job.name)
+                summary.skipped.append((job.name, f"fit failed: {failure}"))
+                continue
+            row = {f"loss_{name}": h.totals[-1, index].item() for name, h in histories.items() if h.totals.shape[0]}
+            row.update({f"seconds_{name}": round(h.seconds, 2) for name, h in histories.items()})
+            try:
+                summary.rows.append(self.writer.write(job, parameters.face(index), targets.select(slice(index, index + 1)),
+                                                      {name: h.face(index) for name, h in histories.items()}, row))
+            except Exception as exc:  # noqa: BLE001
+                if self.debug:
+                    raise
+                summary.skipped.append((job.name, face_failure(exc, "writing its results")))
+
+    def _optimise(self, jobs: list[FaceJob]):
+        """Run every stage on a batch; returns (parameters, targets, stage histories)."""
         device = self.device
         targets = self.collector.targets(jobs, device)
         layout = self.pipeline.layout
@@ -71,12 +104,4 @@ class FitTask(Task):
         for name, stage, losses, renderer in self.stages:
             histories[name] = run_stage(stage, parameters, self.pipeline, targets, losses, renderer, alive,
                                         label=f"{label} {name}")
-        for index, job in enumerate(jobs):
-            failure = next((f"stage '{name}': {h.reasons[index]}" for name, h in histories.items() if index in h.reasons), None)
-            if failure is not None:
-                summary.skipped.append((job.name, f"fit failed: {failure}"))
-                continue
-            row = {f"loss_{name}": h.totals[-1, index].item() for name, h in histories.items() if h.totals.shape[0]}
-            row.update({f"seconds_{name}": round(h.seconds, 2) for name, h in histories.items()})
-            summary.rows.append(self.writer.write(job, parameters.face(index), targets.select(slice(index, index + 1)),
-                                                  {name: h.face(index) for name, h in histories.items()}, row))
+        return parameters, targets, histories

@@ -1,8 +1,8 @@
 """The ``reconstruct`` task: every face of the inputs in one network pass, optionally refined.
 
 Faces are collected as the ``fit`` task collects them (:class:`.faces.FaceCollector`: detection,
-landmarks, the crop the network was trained on), prepared by a DataLoader (worker processes with
-``workers``) and passed through the trained network ``batch_size`` at a time. The recipe's
+landmarks, the crop the network was trained on, the output folder's claims) and passed through
+the trained network ``batch_size`` at a time. The recipe's
 ``stages``, if any, then refine the network's estimate by test-time optimisation
 (:func:`facerecon.optimize.run_stage` starting from the network's physical values), and every
 face is written exactly as ``fit`` writes it (:class:`.faces.ResultWriter`). Each face's row
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -25,7 +25,7 @@ from facerecon.pipeline import FacePipeline
 from facerecon.recipe import Builder, to_plain
 
 from .accuracy import landmark_error
-from .faces import FaceCollector, FaceJob, ResultWriter
+from .faces import FaceCollector, FaceJob, ResultWriter, face_failure
 from .network import build_network, checkpoint_recipe, load_checkpoint, load_network_state
 
 __all__ = ["ReconstructTask"]
@@ -40,26 +40,6 @@ class _Collecting:
     crop_margin: float
     focal: float
     resume: bool
-
-
-class _FaceJobs(torch.utils.data.IterableDataset):
-    """The dataset's faces as :class:`FaceJob` s, ``("skip", name, reason)`` and ``("row", row)`` items;
-    DataLoader workers share the images round-robin."""
-
-    def __init__(self, collector: FaceCollector, dataset: Any) -> None:
-        self.collector, self.dataset = collector, dataset
-
-    def __iter__(self) -> Iterator[Any]:
-        info = torch.utils.data.get_worker_info()
-        for index, sample in enumerate(self.dataset):
-            if info is not None and index % info.num_workers != info.id:
-                continue
-            summary = RunSummary()
-            yield from self.collector.jobs([sample], summary)
-            for item, reason in summary.skipped:
-                yield ("skip", item, reason)
-            for row in summary.rows:
-                yield ("row", row)
 
 
 class ReconstructTask(Task):
@@ -79,25 +59,19 @@ class ReconstructTask(Task):
         collecting = _Collecting(params.faces, params.image_size or framing.image_size, framing.crop_margin,
                                  framing.focal, params.resume)
         self.collector = FaceCollector(collecting, self.pipeline, build("face_detector"), build("landmark_detector"),
-                                       context.output)
+                                       context.outputs, context.debug)
         self.writer = ResultWriter(self.pipeline, {key: build(node) for key, node in recipe.exporters.items()},
-                                   context, params)
+                                   context.outputs, context.recipe, params)
         self.stages = self._prepare_stages(recipe.stages, build)
+        self.debug = context.debug
         summary = RunSummary()
         started = time.perf_counter()
-        loader = torch.utils.data.DataLoader(_FaceJobs(self.collector, build("dataset")), batch_size=None,
-                                             num_workers=params.workers, collate_fn=lambda item: item)
         queue: list[FaceJob] = []
-        for item in loader:
-            if isinstance(item, tuple) and item[0] == "skip":
-                summary.skipped.append(item[1:])
-            elif isinstance(item, tuple) and item[0] == "row":
-                summary.rows.append(item[1])
-            else:
-                queue.append(item)
-                if len(queue) == params.batch_size:
-                    self._batch(queue, summary)
-                    queue = []
+        for job in self.collector.jobs(build("dataset"), summary):
+            queue.append(job)
+            if len(queue) == params.batch_size:
+                self._batch(queue, summary)
+                queue = []
         if queue:
             self._batch(queue, summary)
         summary.seconds = time.perf_counter() - started
@@ -128,7 +102,39 @@ class ReconstructTask(Task):
         return prepared
 
     def _batch(self, jobs: list[FaceJob], summary: RunSummary) -> None:
-        """Predict a batch of faces, refine them through the stages, export each face that did not diverge."""
+        """Predict a batch of faces, refine them through the stages, export each face that did not
+        diverge; a batch's failure costs that batch (a face's writing, that face), not the run."""
+        try:
+            values, network_error, network_seconds, targets, histories = self._estimate(jobs)
+        except Exception as exc:  # noqa: BLE001 - as the fit: the run goes on with the next faces
+            if self.debug:
+                raise
+            reason = face_failure(exc, "reconstructing")
+            for job in jobs:
+                self.writer.outputs.release(job.name)
+                summary.skipped.append((job.name, reason))
+            return
+        for index, job in enumerate(jobs):
+            failure = next((f"stage '{n}': {h.reasons[index]}" for n, h in histories.items() if index in h.reasons), None)
+            if failure is not None:
+                self.writer.outputs.release(job.name)
+                summary.skipped.append((job.name, f"refinement failed: {failure}"))
+                continue
+            row = {"network_landmark_error_iod": float(network_error[index]),
+                   "seconds_network": round(network_seconds, 4)}
+            row.update({f"loss_{n}": h.totals[-1, index].item() for n, h in histories.items() if h.totals.shape[0]})
+            face = {k: v[index:index + 1] for k, v in values.items()}
+            try:
+                summary.rows.append(self.writer.write(job, face, targets.select(slice(index, index + 1)),
+                                                      {n: h.face(index) for n, h in histories.items()}, row))
+            except Exception as exc:  # noqa: BLE001
+                if self.debug:
+                    raise
+                summary.skipped.append((job.name, face_failure(exc, "writing its results")))
+
+    def _estimate(self, jobs: list[FaceJob]):
+        """The network's values for a batch, refined by the stages: (physical values, the network's
+        own landmark error per face (iod), network seconds per face, targets, stage histories)."""
         device = self.device
         targets = self.collector.targets(jobs, device)
         started = time.perf_counter()
@@ -145,15 +151,6 @@ class ReconstructTask(Task):
             for name, stage, losses, renderer in self.stages:
                 histories[name] = run_stage(stage, parameters, self.pipeline, targets, losses, renderer, alive,
                                             label=f"{label} {name}")
-        for index, job in enumerate(jobs):
-            failure = next((f"stage '{n}': {h.reasons[index]}" for n, h in histories.items() if index in h.reasons), None)
-            if failure is not None:
-                summary.skipped.append((job.name, f"refinement failed: {failure}"))
-                continue
-            row = {"network_landmark_error_iod": float(network_error[index]),
-                   "seconds_network": round(network_seconds, 4)}
-            row.update({f"loss_{n}": h.totals[-1, index].item() for n, h in histories.items() if h.totals.shape[0]})
-            face = (parameters.face(index) if self.stages else
-                    {k: v[index:index + 1] for k, v in values.items()})
-            summary.rows.append(self.writer.write(job, face, targets.select(slice(index, index + 1)),
-                                                  {n: h.face(index) for n, h in histories.items()}, row))
+            with torch.no_grad():
+                values = parameters.physical()
+        return values, network_error, network_seconds, targets, histories

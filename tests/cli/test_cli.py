@@ -139,8 +139,8 @@ def test_describe_table(cli):
     assert lines[1] == "Parameters of the widget renderer."
     rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in lines if line.startswith("│")]
     assert rows == [
-        ["size", "int", "64", "Image side in pixels."],
-        ["scale", "float", "1.0", "Scale factor."],
+        ["size", "int (>= 1)", "64", "Image side in pixels."],
+        ["scale", "float (> 0)", "1.0", "Scale factor."],
         ["mode", "one of fast|exact", "'fast'", "Speed/accuracy trade-off."],
         ["tags", "list[str]", "[]", "Free-form labels."],
         ["label", "str", "(required)", "A name that must be given."],
@@ -153,12 +153,19 @@ def test_describe_task_names_the_slots_it_needs(cli):
                          "recipe needs: renderer, stages"]
 
 
+def test_describe_says_whether_the_component_is_available(cli):
+    gadget = cli("describe", "renderer", "gadget").stdout.splitlines()
+    assert gadget[2] == "not available here: 'facerecon_test_gadgetlib' is not installed: run `make gadget`."
+    assert "available here" not in cli("describe", "renderer", "widget").stdout  # no check: nothing to say
+
+
 def test_describe_unknown_component(cli):
     result = cli("describe", "renderer", "widgt")
     assert result.exit_code == 2
     assert result.stderr == "error: No renderer named 'widgt' (did you mean 'widget'?). Installed: gadget, widget.\n"
     bad_kind = cli("describe", "renderers", "widget")
-    assert bad_kind.exit_code == 2 and "'renderers' is not one of 'task', 'encoder'" in bad_kind.output
+    assert bad_kind.exit_code == 2
+    assert bad_kind.stderr.startswith("error: Unknown component kind 'renderers' (did you mean 'renderer'?). Known kinds: task, ")
 
 
 def test_components_listing(cli):
@@ -175,6 +182,8 @@ def test_plugins_listing(cli):
     rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in result.stdout.splitlines() if line.startswith("│")]
     assert rows == [[TEST, "--plugin", "-", "-", "4"]]
     assert "blocked: " + ", ".join(DEFAULT_PLUGINS) in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "renderer gadget: not available here: 'facerecon_test_gadgetlib' is not installed: run `make gadget`.")
 
 
 def test_builtin_plugins_listing(cli):

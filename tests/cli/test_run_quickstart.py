@@ -3,12 +3,13 @@
 The CLI runs in a subprocess with a tiny schedule (64 px crop, 20 landmark, 2 photometric and 1
 texture step, JSON exporters only): what is checked is the batch behaviour, not the fit quality.
 The folder holds the astronaut photo, a photo with two astronauts (the second one smaller), a
-blank grey image (no face) and a corrupt file. The run must exit 0, fit the three faces, report
+blank grey image (no face) and a corrupt file. The run must exit 1, fit the three faces, report
 the two bad files as skipped with their reasons, and print no traceback. With
 ``task.faces=largest`` only the larger astronaut of the pair is fitted.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -29,6 +30,7 @@ TINY = (
     "stages.light.steps=1",
     "stages.photometric.steps=2",
     "stages.textures.steps=1",
+    "task.suspect_landmark_error=1.0",  # 20 landmark steps do not fit well: judge the batch, not the fit
     "exporters={params: {type: params}, landmarks: {type: landmarks}}",
 )
 #: x range (pixels) of each astronaut in pair.png: the full photo left, a 320 px copy right.
@@ -80,10 +82,16 @@ def folder_run(inputs, tmp_path_factory):
 
 
 def test_bad_inputs_are_skipped_with_reasons(folder_run):
-    """Exit 0, no traceback, and one 'skipped NAME: reason' line per bad file."""
-    result, _ = folder_run
+    """Exit 1 (some inputs failed, the rest is written), no traceback, one 'skipped NAME: reason'
+    line per bad file, and the same reasons in failures.csv."""
+    result, output = folder_run
     text = result.stdout + result.stderr
-    assert result.returncode == 0, text
+    assert result.returncode == 1, text
+    with open(output / "failures.csv", newline="") as handle:
+        failures = {row["item"]: row["reason"] for row in csv.DictReader(handle)}
+    assert failures.keys() == {"blank", "corrupt"} and failures["blank"] == "no face detected"
+    items = {item["item"]: item["status"] for item in json.loads((output / "summary.json").read_text())["items"]}
+    assert items == {"astronaut": "ok", "pair_face0": "ok", "pair_face1": "ok", "blank": "failed", "corrupt": "failed"}
     assert "Traceback" not in text
     assert "skipped blank: no face detected" in result.stdout, result.stdout
     corrupt = [line for line in result.stdout.splitlines() if line.startswith("skipped corrupt: ")]

@@ -3,8 +3,9 @@ which built-ins exist. Registration only; the implementations live in
 :mod:`facerecon_test_impl` and are imported when built (like a real plugin)."""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 from facerecon import hookimpl, param
 
@@ -21,8 +22,8 @@ class JobParams:
 class WidgetParams:
     """Parameters of the widget renderer."""
 
-    size: int = param(64, "Image side in pixels.")
-    scale: float = param(1.0, "Scale factor.")
+    size: int = param(64, "Image side in pixels.", ge=1)
+    scale: float = param(1.0, "Scale factor.", gt=0)
     mode: Literal["fast", "exact"] = param("fast", "Speed/accuracy trade-off.")
     tags: list[str] = param(doc="Free-form labels.", factory=list)
     label: str = param(doc="A name that must be given.")
@@ -34,6 +35,7 @@ class GadgetParams:
 
     zoom: float = param(2.0, "Zoom factor.")
     label: str = param(doc="A name that must be given.")
+    limit: Optional[int] = param(8, "Most items drawn; null: no limit.", ge=1)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class TermParams:
     power: int = param(2, "Exponent.")
 
 
+def gadget_missing() -> str | None:
+    """The gadget renderer's availability check: it needs the module ``facerecon_test_gadgetlib``."""
+    if importlib.util.find_spec("facerecon_test_gadgetlib") is None:
+        return "'facerecon_test_gadgetlib' is not installed: run `make gadget`."
+    return None
+
+
 @hookimpl
 def facerecon_register_components(registry):
     """Register the test components."""
@@ -51,7 +60,8 @@ def facerecon_register_components(registry):
     registry.register("task", "job", params=JobParams, factory=f"{impl}:Job", summary="a test task",
                       requires=("renderer", "stages"))
     registry.register("renderer", "widget", params=WidgetParams, factory=f"{impl}:Widget", summary="a test renderer")
-    registry.register("renderer", "gadget", params=GadgetParams, factory=f"{impl}:Widget", summary="another test renderer")
+    registry.register("renderer", "gadget", params=GadgetParams, factory=f"{impl}:Widget", summary="another test renderer",
+                      check="facerecon_test_components:gadget_missing")
     registry.register("loss", "term", params=TermParams, factory=f"{impl}:Term", summary="a test loss")
 
 

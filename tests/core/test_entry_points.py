@@ -79,7 +79,8 @@ def test_entry_point_plugin_is_listed_with_its_distribution(example_site):
     assert _row(components.stdout, "example-tv", column=1)[:3] == ["loss", "example-tv", "example"]
     describe = facerecon_cli("describe", "exporter", "xyz", path=[example_site])
     assert describe.returncode == 0 and "(plugin example)" in describe.stdout
-    assert _row(describe.stdout, "precision") == ["precision", "int", "4", "Decimal places written per coordinate."]
+    assert _row(describe.stdout, "precision") == ["precision", "int (>= 0 and <= 17)", "4",
+                                                  "Decimal places written per coordinate."]
 
 
 def test_autoload_switch_removes_it(example_site):
@@ -153,7 +154,7 @@ def test_example_recipe_runs_with_the_installed_plugin(example_site, tmp_path):
 def test_example_plugin_passes_its_own_tests(example_site):
     """The example's test suite (which subclasses facerecon.testing) passes against the installed wheel."""
     env = {k: v for k, v in os.environ.items() if k != "FACERECON_DISABLE_PLUGIN_AUTOLOAD"}
-    env["PYTHONPATH"] = str(example_site)
+    env["PYTHONPATH"] = os.pathsep.join([str(example_site), str(REPO)])  # this checkout's facerecon, whatever is installed
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
                             capture_output=True, text=True, env=env, cwd=EXAMPLE, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

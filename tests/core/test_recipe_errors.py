@@ -105,7 +105,7 @@ def test_missing_format_version(write_recipe, core_registry):
 def test_invalid_yaml_with_line(write_recipe, core_registry):
     p = write_recipe("facerecon: 1\ntask: {type: job\nrenderer: {type: widget}\n")
     assert message(p, core_registry) == (
-        f"Recipe {p} has 1 error:\n  {p}:3: invalid YAML: expected ',' or '}}', but got ':'"
+        f"Recipe {p} has 1 error:\n  {p}:3: invalid YAML: did not find expected ',' or '}}'"
     )
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -238,3 +239,101 @@ assert not heavy, heavy
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+# -- `key: null` removes an inherited key ---------------------------------------------------------
+def test_null_removes_inherited_stages_losses_and_parameters(write_recipe, core_registry):
+    write_recipe(BASE + "  polish: {steps: 5}\n", "base.yaml")
+    child = write_recipe("""
+        extends: base.yaml
+        renderer: {size: null}
+        stages:
+          polish: null
+          fit:
+            lr: null
+            losses:
+              prior: null
+        """, "child.yaml")
+    root = load_recipe(child, core_registry).root
+    assert list(root.stages) == ["fit"]
+    assert list(root.stages["fit"].losses) == ["landmarks"]
+    assert root.stages["fit"].lr == 0.01, "a removed parameter takes its default"
+    assert root.renderer.params.size == 64 and root.renderer.params.label == "base"
+
+
+def test_null_sets_a_parameter_that_accepts_null(write_recipe, core_registry):
+    write_recipe(BASE.replace("renderer: {type: widget, label: base, size: 32, mode: exact}",
+                              "renderer: {type: gadget, label: base, limit: 3}"), "base.yaml")
+    child = write_recipe("extends: base.yaml\nrenderer: {limit: null}\n", "child.yaml")
+    assert load_recipe(child, core_registry).root.renderer.params.limit is None
+
+
+def test_null_removing_a_required_parameter_leaves_it_missing(write_recipe, core_registry):
+    write_recipe(BASE, "base.yaml")
+    child = write_recipe("extends: base.yaml\nrenderer: {label: null}\n", "child.yaml")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(child, core_registry)
+    assert str(info.value) == (
+        f"Recipe {child} has 1 error:\n"
+        f"  {child}:2: renderer.label: missing required parameter of renderer 'widget' (str: A name that must be given.)"
+    )
+
+
+def test_null_without_inheritance_is_a_value(write_recipe, core_registry):
+    p = write_recipe(BASE.replace("size: 32", "size: null"))
+    with pytest.raises(RecipeError) as info:
+        load_recipe(p, core_registry)
+    assert str(info.value) == f"Recipe {p} has 1 error:\n  {p}:3: renderer.size: expected int, got null None"
+
+
+def test_set_null_removes_like_extends(write_recipe, core_registry):
+    p = write_recipe(BASE.replace("renderer: {type: widget, label: base, size: 32, mode: exact}",
+                                  "renderer: {type: gadget, label: base, limit: 3}"))
+    root = load_recipe(p, core_registry, ["stages.fit.losses.prior=null", "renderer.limit=null", "renderer.zoom=null"]).root
+    assert list(root.stages["fit"].losses) == ["landmarks"]
+    assert root.renderer.params.limit is None and root.renderer.params.zoom == 2.0
+
+
+def test_nextface_resolves_to_nextface_stages_only():
+    """`recipe show --resolved recipes/nextface.yaml`: NextFace's three stages and weights, nothing of quickstart's."""
+    from click.testing import CliRunner
+
+    from facerecon.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    result = CliRunner().invoke(main, ["recipe", "show", "--resolved", str(root / "recipes" / "nextface.yaml")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    stages = yaml.safe_load(result.stdout)["stages"]
+    assert list(stages) == ["landmarks", "photometric", "textures"]
+    landmarks, photometric, textures = stages.values()
+    assert (landmarks["steps"], landmarks["lr"], landmarks["free"]) == (2000, 0.02, ["pose", "focal", "expression"])
+    assert {k: (v["type"], v["weight"]) for k, v in landmarks["losses"].items()} == {
+        "landmarks": ("landmark", 1.0), "prior": ("gaussian-prior", 0.1)}
+    assert landmarks["losses"]["prior"]["groups"] == {"expression": 1.0}
+    assert (photometric["steps"], photometric["free"]) == (400, ["light", "pose", "identity", "expression"])
+    assert photometric["lr"] * photometric["lr_scale"]["light"] == pytest.approx(0.005)
+    assert photometric["lr"] * photometric["lr_scale"]["pose"] == pytest.approx(1e-4)
+    assert photometric["delay"] == {"pose": 100, "identity": 100, "expression": 100}
+    photo = photometric["losses"]["photo"]
+    assert (photo["weight"], photo["norm"], photo["blur_sigma"], photo["blur_size"]) == (1000.0, "l1", 1.414, 3)
+    assert {k: v["weight"] for k, v in photometric["losses"].items()} == {
+        "photo": 1000.0, "landmarks": 0.001, "prior": 0.001, "light": 0.0001}
+    assert photometric["losses"]["prior"]["groups"] == {}, "every coefficient group of the model, weight 1"
+    assert (textures["steps"], textures["free"]) == (100, ["textures"])
+    weights = {k: (v["type"], v.get("maps"), v["weight"]) for k, v in textures["losses"].items()}
+    assert weights == {
+        "photo": ("photometric", None, 1000.0),
+        "diffuse_symmetry": ("texture-symmetry", ["diffuse"], 60.0),
+        "specular_symmetry": ("texture-symmetry", ["specular"], 40.0),
+        "roughness_symmetry": ("texture-symmetry", ["roughness"], 40.0),
+        "diffuse_consistency": ("texture-consistency", ["diffuse"], 20.0),
+        "specular_consistency": ("texture-consistency", ["specular"], 0.4),
+        "chromaticity": ("texture-chromaticity", ["diffuse"], 20.0),
+        "specular_chromaticity": ("texture-chromaticity", ["specular"], 0.4),
+        "range": ("texture-range", ["diffuse", "specular", "roughness"], 200.0),
+        "diffuse_smoothness": ("texture-smoothness", ["diffuse"], 39.2),
+        "specular_smoothness": ("texture-smoothness", ["specular"], 39.2),
+        "roughness_smoothness": ("texture-smoothness", ["roughness"], 26.1),
+    }
+    assert textures["losses"]["range"]["roughness_range"] == [0.0, 1.0] and textures["losses"]["range"]["norm"] == "l1"

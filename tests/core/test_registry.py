@@ -6,7 +6,10 @@ import dataclasses
 import pytest
 
 from facerecon.pluginmanager import DEFAULT_PLUGINS, load_plugins
-from facerecon.registry import KINDS, Registry, RegistryError
+from facerecon.kinds import BUILTIN_KINDS
+from facerecon.registry import Registry, RegistryError
+
+KINDS = [kind.name for kind in BUILTIN_KINDS]
 
 TEST = "facerecon_test_components"
 
@@ -70,7 +73,8 @@ def test_get_unknown_name_and_kind(core_registry):
     assert str(info.value) == "No encoder named 'resnet'. Installed: none."
     with pytest.raises(RegistryError) as info:
         core_registry.get("renderers", "widget")
-    assert str(info.value) == f"Unknown component kind 'renderers'. Known kinds: {', '.join(KINDS)}."
+    assert str(info.value) == (
+        f"Unknown component kind 'renderers' (did you mean 'renderer'?). Known kinds: {', '.join(KINDS)}.")
 
 
 def test_factory_loads_lazily(core_registry):
@@ -78,6 +82,19 @@ def test_factory_loads_lazily(core_registry):
     assert spec.factory == "facerecon_test_impl:Term"
     cls = spec.load()
     assert cls.__name__ == "Term" and cls.__module__ == "facerecon_test_impl"
+
+
+def test_availability_check(core_registry, tmp_path, monkeypatch):
+    """A component's check says what is missing until it is installed; components without one are available."""
+    gadget = core_registry.get("renderer", "gadget")
+    assert gadget.unavailable() == "'facerecon_test_gadgetlib' is not installed: run `make gadget`."
+    (tmp_path / "facerecon_test_gadgetlib.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert gadget.unavailable() is None
+    assert core_registry.get("renderer", "widget").check is None and core_registry.get("renderer", "widget").unavailable() is None
+    registry = Registry()
+    registry.register("loss", "x", params=gadget.params, factory="x:y", check=lambda: "needs x")
+    assert registry.get("loss", "x").unavailable() == "needs x"
 
 
 def test_required_params_may_follow_defaults():

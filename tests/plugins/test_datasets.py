@@ -54,9 +54,10 @@ def test_default_is_the_astronaut(tmp_path):
 def test_folder_sorted_with_errors_reported(tmp_path, folder):
     dataset = make(tmp_path, input=str(folder))
     samples = list(dataset)
-    assert len(dataset) == 4
-    assert [s.name for s in samples] == ["a", "b", "broken", "fake"]  # no notes.txt, .hidden, sub/
-    a, b, broken, fake = samples
+    assert len(dataset) == 5
+    assert [s.name for s in samples] == ["a", "b", "broken", "fake", "sub/"]  # no notes.txt, .hidden
+    a, b, broken, fake, sub = samples
+    assert sub.image is None and "recursive: true" in sub.error and sub.path == folder / "sub"
     for good in (a, b):
         assert good.error is None and good.image.shape == (128, 128, 3) and good.image.dtype == np.uint8
     np.testing.assert_array_equal(b.image, data.astronaut()[::4, ::4])

@@ -54,8 +54,8 @@ def two_faces(image: np.ndarray) -> np.ndarray:
 def test_registration():
     registry = Registry()
     detectors.facerecon_register_components(registry)
-    assert registry.names("face_detector") == ["auto", "dlib", "opencv"]
-    assert registry.names("landmark_detector") == ["dlib"]
+    assert registry.names("face_detector") == ["auto", "blazeface", "dlib", "opencv"]
+    assert registry.names("landmark_detector") == ["auto", "dlib", "face-mesh"]
     assert issubclass(registry.get("face_detector", "opencv").load(), FaceDetector)
     assert issubclass(registry.get("landmark_detector", "dlib").load(), LandmarkDetector)
 
@@ -102,7 +102,7 @@ def test_detectors_accept_grey_and_float_images(face_detectors, astronaut):
 
 def test_auto_falls_back_to_opencv_for_small_faces(context, face_detectors, astronaut):
     small = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)  # face ~45 px
-    auto = AutoFaceDetector(AutoFaceParams(upsample=0), context)
+    auto = AutoFaceDetector(AutoFaceParams(detectors=["dlib", "opencv"], dlib=DlibFaceParams(upsample=0)), context)
     dlib_only = DlibFaceDetector(DlibFaceParams(upsample=0), context)
     assert dlib_only.detect(small) == []
     boxes = auto.detect(small)
@@ -163,16 +163,20 @@ def test_missing_or_invalid_model_path(context, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "build",
+    "name, params, message",
     [
-        lambda c: DlibFaceDetector(DlibFaceParams(upsample=-1), c),
-        lambda c: OpenCVFaceDetector(OpenCVFaceParams(scale_factor=1.0), c),
-        lambda c: OpenCVFaceDetector(OpenCVFaceParams(min_size=0), c),
+        ("dlib", {"upsample": -1}, "upsample: must be >= 0 and <= 4, got -1"),
+        ("opencv", {"scale_factor": 1.0}, "scale_factor: must be > 1, got 1.0"),
+        ("opencv", {"min_size": 0}, "min_size: must be >= 1, got 0"),
     ],
 )
-def test_bad_parameters_are_reported(context, build):
-    with pytest.raises(DetectorSetupError):
-        build(context)
+def test_bad_parameters_are_reported_when_validating(name, params, message):
+    from facerecon.api import build
+    from facerecon.recipe import RecipeError
+
+    with pytest.raises(RecipeError) as info:
+        build("face_detector", name, **params)
+    assert message in str(info.value)
 
 
 def test_landmark_groups_cover_all_68_once():

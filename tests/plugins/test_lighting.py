@@ -153,6 +153,9 @@ def test_quadratic_split_matches_radiance():
         assert torch.allclose(poly + rest, sh.radiance(light, dirs), atol=1e-12)
 
 
-def test_rejects_zero_bands():
-    with pytest.raises(ValueError):
-        make(0)
+def test_rejects_zero_bands_when_validating():
+    from facerecon.api import build
+    from facerecon.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match="lighting.bands: must be >= 1 and <= 16, got 0"):
+        build("lighting", "sh", bands=0)

@@ -15,6 +15,7 @@ import plugins.losses
 from facerecon.interfaces import BuildContext, Loss, LossInputs, RenderOutput, Textures
 from facerecon.landmarks import IBUG68_GROUPS, NEXTFACE_DROPPED_JAW
 from facerecon.params import field_doc
+from facerecon.recipe import Builder, RecipeError
 from facerecon.registry import Registry
 from plugins.losses.blur import gaussian_blur, gaussian_kernel
 
@@ -47,13 +48,13 @@ class BatchMean:
 
 @pytest.fixture(scope="module")
 def build(registry):
-    """build(name, device="cpu", **params) -> the loss through its registered factory, wrapped in
-    :class:`BatchMean` so values compare as one number per batch."""
+    """build(name, device="cpu", **params) -> the loss through its registered factory, its
+    parameters validated as in a recipe, wrapped in :class:`BatchMean` so values compare as one
+    number per batch."""
 
     def _build(name: str, device: str = "cpu", **params) -> BatchMean:
-        spec = registry.get("loss", name)
-        context = BuildContext(torch.device(device), Path(tempfile.gettempdir()), build=None)
-        return BatchMean(spec.load()(spec.params(**params), context))
+        builder = Builder(registry, torch.device(device), Path(tempfile.gettempdir()))
+        return BatchMean(builder.build_node("loss", {"type": name, **params}))
 
     return _build
 
@@ -202,8 +203,11 @@ def test_landmark_group_weights_give_a_weighted_mean(build):
     expected = ((pred - target).pow(2).sum(-1) * w).sum() / w.sum()
     value = loss(LossInputs(landmarks_pred=pred, landmarks_target=target))
     assert value.item() == pytest.approx(expected.item(), rel=1e-5)
-    with pytest.raises(ValueError, match="unknown group"):
+    with pytest.raises(RecipeError, match="point_weights.noze: expected one of jaw, brows, nose, eyes, mouth, "
+                       "inner_mouth, got str 'noze' \\(did you mean 'nose'\\?\\)"):
         build("landmark", point_weights={"noze": 2.0})
+    with pytest.raises(RecipeError, match="point_weights: every point weighs 0 \\(jaw: none\\)"):
+        build("landmark", jaw="none", point_weights={g: 0.0 for g in IBUG68_GROUPS if g != "jaw"})
 
 
 def test_landmark_normalisations(build):
@@ -457,7 +461,7 @@ def test_texture_chromaticity(build):
     f = lambda d: loss(tex_inputs(with_map(tex, "diffuse", d), base))  # noqa: E731
     before, after = descends(f, tex.diffuse, 0.05)
     assert after < before
-    with pytest.raises(ValueError, match="maps"):
+    with pytest.raises(RecipeError, match="maps.0: expected one of diffuse, specular, got str 'roughness'"):
         build("texture-chromaticity", maps=["roughness"])
 
 
@@ -496,5 +500,5 @@ def test_texture_range(build):
     f = lambda d: loss(tex_inputs(with_map(tex, "diffuse", d)))  # noqa: E731
     before, after = descends(f, tex.diffuse * 2 - 0.5, 0.5)
     assert after < before
-    with pytest.raises(ValueError, match="roughness_range"):
+    with pytest.raises(RecipeError, match=r"roughness_range: must be \[min, max\] with min < max, got \[0.9, 0.1\]"):
         build("texture-range", roughness_range=(0.9, 0.1))

@@ -224,10 +224,10 @@ def test_rejects_unsupported_inputs():
     scene = scenes.sphere_scene(SH, _OtherBrdf(LambertianParams(), CONTEXT), image_size=8)
     with pytest.raises(FaceReconError, match="not 'other'"):
         mitsuba(spp=1).render(scene)
-    from plugins.renderers.mitsuba_renderer import MitsubaRenderer
+    from facerecon.api import build
 
-    with pytest.raises(FaceReconError, match="spp must be >= 1"):
-        MitsubaRenderer(MitsubaParams(spp=0), CONTEXT)
+    with pytest.raises(FaceReconError, match="renderer.spp: must be >= 1, got 0"):
+        build("renderer", "mitsuba", spp=0)
 
 
 def _load_in_subprocess(libllvm: str) -> subprocess.CompletedProcess:

@@ -28,6 +28,7 @@ from plugins.reflectance.cook_torrance import CookTorrance
 from plugins.reflectance.lambertian import Lambertian
 from plugins.renderers import RasterizerParams, RednerParams
 from plugins.renderers.rasterizer import Rasterizer
+from plugins.renderers import redner_setup
 from plugins.renderers.redner_renderer import Redner
 
 CONTEXT = BuildContext(torch.device("cpu"), None, build=None)
@@ -65,10 +66,14 @@ def psnr_covered(image: torch.Tensor, reference, mask: torch.Tensor) -> float:
     return 10.0 * math.log10(reference.image[covered].max().item() ** 2 / mse.item())
 
 
-def test_registered():
+def registry_with_renderers() -> Registry:
     registry = Registry()
     renderers_plugin.facerecon_register_components(registry)
-    spec = registry.get("renderer", "redner")
+    return registry
+
+
+def test_registered():
+    spec = registry_with_renderers().get("renderer", "redner")
     params = spec.params()
     assert spec.load() is Redner
     assert (params.spp, params.max_bounces) == (8, 1)
@@ -76,10 +81,24 @@ def test_registered():
 
 
 def test_missing_pyredner_is_a_clear_error(monkeypatch):
-    """Without pyredner, building the renderer says what to build and install."""
+    """Without pyredner, the availability check and building the renderer both name the one command."""
     monkeypatch.setitem(sys.modules, "pyredner", None)  # makes `import pyredner` raise ImportError
-    with pytest.raises(FaceReconError, match="build redner from source|Build redner from source"):
+    assert "'pyredner' is not installed" in redner_setup.missing()
+    assert "`make redner REDNER_SRC=path/to/redner`" in redner_setup.missing()
+    with pytest.raises(FaceReconError, match="make redner REDNER_SRC=path/to/redner"):
         Redner(RednerParams(), CONTEXT)
+
+
+def test_availability_check_agrees_with_the_import():
+    """`facerecon describe renderer redner` says available exactly when pyredner and redner import."""
+    try:
+        import pyredner  # noqa: F401
+        import redner as redner_module  # noqa: F401
+    except ImportError:
+        assert "make redner REDNER_SRC=" in redner_setup.missing()
+    else:
+        assert redner_setup.missing() is None
+    assert registry_with_renderers().get("renderer", "redner").unavailable() == redner_setup.missing()
 
 
 def test_outputs_match_rasterizer_geometry():

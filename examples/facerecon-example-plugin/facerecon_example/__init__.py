@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 class TotalVariationParams:
     """Total variation of the rendered image over the pixels the face covers."""
 
-    weight: float = param(1.0, "Multiplier the stage applies to this term.")
+    weight: float = param(1.0, "Multiplier the stage applies to this term.", ge=0)
     norm: Literal["l1", "l2"] = param(
         "l1", "Penalty of a neighbour difference: l1 = |d| (keeps edges), l2 = d² (smooths more)."
     )
@@ -33,7 +33,7 @@ class XyzParams:
 
     filename: str = param("mesh", "File stem of the .xyz file.")
     normals: bool = param(True, "Append the unit vertex normal to every line.")
-    precision: int = param(4, "Decimal places written per coordinate.")
+    precision: int = param(4, "Decimal places written per coordinate.", ge=0, le=17)
 
 
 @hookimpl

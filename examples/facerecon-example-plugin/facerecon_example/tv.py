@@ -16,6 +16,8 @@ class TotalVariationLoss(Loss):
     each face's pairs and colour channels, so the value does not grow with the image size.
     """
 
+    needs_render = True  # a stage renders only when one of its losses asks for it
+
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
         """``inputs.render`` (B, H, W, 3) image and (B, H, W) mask -> (B,) loss per face."""
         if inputs.render is None:
