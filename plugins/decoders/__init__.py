@@ -13,9 +13,9 @@ class UpconvParams:
     (upsample ×2, 3×3 convolution, normalisation, activation) blocks up to half the map size, and a
     3×3 convolution whose outputs are rearranged into the last doubling (pixel shuffle)."""
 
-    start_size: int = param(4, "Side of the feature grid the latent is mapped to.")
-    channels: int = param(256, "Feature channels of the first grid; halved after each upsampling.")
-    min_channels: int = param(16, "Fewest feature channels of a block.")
+    start_size: int = param(4, "Side of the feature grid the latent is mapped to.", ge=1)
+    channels: int = param(256, "Feature channels of the first grid; halved after each upsampling.", ge=1)
+    min_channels: int = param(16, "Fewest feature channels of a block.", ge=1)
     norm: Literal["group", "batch", "none"] = param(
         "group", "Normalisation after each convolution: group (8 groups; independent of the batch and of "
         "the number of processes), batch, or none.")

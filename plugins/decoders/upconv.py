@@ -6,7 +6,6 @@ import math
 import torch
 from torch import nn
 
-from facerecon.errors import FaceReconError
 from facerecon.interfaces import TextureDecoder
 
 __all__ = ["UpconvDecoder", "UpconvNetwork"]
@@ -56,13 +55,6 @@ def _norm(kind: str, channels: int) -> nn.Module:
 
 class UpconvDecoder(TextureDecoder):
     """Builds :class:`UpconvNetwork` s (see :class:`plugins.decoders.UpconvParams`)."""
-
-    def __init__(self, params, context) -> None:
-        super().__init__(params, context)
-        if params.start_size < 1 or params.channels < 1 or params.min_channels < 1:
-            raise FaceReconError(
-                f"upconv decoder: start_size, channels and min_channels must be positive, got "
-                f"{params.start_size}, {params.channels}, {params.min_channels}.")
 
     def network(self, in_features: int, size: int, channels: int) -> nn.Module:
         """A new :class:`UpconvNetwork` on the decoder's device."""
