@@ -226,7 +226,7 @@ def plugins(state: _State) -> None:
         table.add_row(*map(escape, (info.name, info.origin, dist, version, str(counts.get(info.name, 0)))))
     console.print(table)
     if host.blocked:
-        console.print("blocked: " + ", ".join(host.blocked), markup=False)
+        console.print("blocked: " + ", ".join(host.blocked), markup=False, soft_wrap=True)
     for spec in host.registry:
         if spec.check is not None:
             console.print(f"{spec.kind} {spec.name}: {_availability(spec)}", markup=False, soft_wrap=True)
