@@ -232,5 +232,5 @@ class ShapeTruthParams:
     """Mean distance (mm) between the predicted and the true model-frame shape: supervision for
     training on synthetic faces, whose ground truth the train task passes in ``extras["truth"]``."""
 
-    weight: float = param(1.0, _WEIGHT_DOC)
+    weight: float = param(1.0, _WEIGHT_DOC, ge=0)
     region: Literal["face", "all"] = param("face", "Vertices compared: the model's face region, or all.")

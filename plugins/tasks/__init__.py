@@ -154,14 +154,15 @@ class ReconstructParams:
                             "The trained network: a checkpoint written by the train task.")
     faces: Literal["all", "largest"] = param("all", "Reconstruct every detected face, or only the largest one per image.")
     image_size: Optional[int] = param(
-        None, "Side in pixels of the crops refinement renders and compares; unset: the network's input size.")
+        None, "Side in pixels of the crops refinement renders and compares; unset: the network's input size.", ge=16)
     batch_size: int = param(16, "Faces per network forward pass (and per refinement batch).", ge=1)
     resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run of the same recipe.")
     suspect_landmark_error: float = param(
         0.15, "A face whose final landmarks lie further than this from the detected ones, in inter-ocular "
         "distances, is marked 'suspect' instead of 'ok'.", gt=0)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16)
-    envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.")
+    envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
+                                         ge=2, le=8192)
 
 
 @hookimpl
