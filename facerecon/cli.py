@@ -111,8 +111,10 @@ def main(ctx: click.Context, plugins: tuple[str, ...], disabled: tuple[str, ...]
               help="Override a recipe value, e.g. --set stages.photo.steps=100. Repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Compute device.")
 @click.option("--seed", type=int, help="Random seed.")
+@click.option("--resume", is_flag=True, help="Continue a run from where it stopped (sets task.resume=true), "
+              "e.g. a training run from its last checkpoint.")
 @click.pass_obj
-def run(state: _State, recipe: Path, input_, output, sets, device, seed) -> None:
+def run(state: _State, recipe: Path, input_, output, sets, device, seed, resume) -> None:
     """Run RECIPE: build its components and execute its task.
 
     Writes results, recipe.resolved.yaml, summary.json and failures.csv into the output folder; a
@@ -121,6 +123,7 @@ def run(state: _State, recipe: Path, input_, output, sets, device, seed) -> None
     """
     from .runner import run_recipe
 
+    sets = tuple(sets) + (("task.resume=true",) if resume else ())
     summary = run_recipe(recipe, state.host, sets, input_, output, device, seed, state.debug)
     _print_summary(summary)
     if summary.skipped:  # the rest is written; summary.json and failures.csv say what failed

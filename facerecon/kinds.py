@@ -76,4 +76,6 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
              "LandmarkDetectorContract", "landmark_detector"),
     _builtin("dataset", "yields input images", "Dataset", "DatasetContract", "dataset"),
     _builtin("exporter", "writes results to files", "Exporter", "ExporterContract", None),
+    _builtin("texture_decoder", "latent -> UV map network (a network's albedo decoders)", "TextureDecoder",
+             "TextureDecoderContract", None),
 )

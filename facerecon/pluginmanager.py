@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.losses",
     "plugins.detectors",
     "plugins.encoders",
+    "plugins.decoders",
     "plugins.datasets",
     "plugins.exporters",
     "plugins.evaluation",

@@ -11,10 +11,11 @@ from .morphable_model import MorphableModel
 from .reflectance import Reflectance
 from .renderer import Renderer
 from .task import RunContext, RunSummary, Task
+from .texture_decoder import TextureDecoder
 
 __all__ = [
     "BuildContext", "ComponentBase", "Camera", "FaceBox", "FaceResult", "Landmarks", "Mesh", "RenderOutput",
     "Sample", "Scene", "Textures", "Dataset", "FaceDetector", "LandmarkDetector", "Encoder",
     "Exporter", "Lighting", "Loss", "LossInputs", "MorphableModel", "Reflectance", "Renderer",
-    "RunContext", "RunSummary", "Task",
+    "RunContext", "RunSummary", "Task", "TextureDecoder",
 ]

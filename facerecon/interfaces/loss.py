@@ -30,7 +30,8 @@ class LossInputs:
         textures: the current reflectance maps, or None.
         base_textures: the statistical maps the per-texel maps started from, or None.
         model: the morphable model (symmetry, masks), or None.
-        extras: anything else a plugin pair agrees on.
+        extras: anything else a plugin pair agrees on; ``truth``: ground-truth physical values by
+            group, (B, ...) each, when the faces have them (synthetic training faces).
     """
 
     target: torch.Tensor | None = None

@@ -17,7 +17,7 @@ Suites: :class:`ParamsContract` (any component's registration), :class:`TaskCont
 :class:`EncoderContract`, :class:`MorphableModelContract`, :class:`ReflectanceContract`,
 :class:`LightingContract`, :class:`RendererContract`, :class:`LossContract`,
 :class:`FaceDetectorContract`, :class:`LandmarkDetectorContract`, :class:`DatasetContract`,
-:class:`ExporterContract` (``registry.kind(name).load_contract()`` gives the suite of any kind,
+:class:`ExporterContract`, :class:`TextureDecoderContract` (``registry.kind(name).load_contract()`` gives the suite of any kind,
 including kinds plugins add). :mod:`facerecon.testing.scenes` builds the inputs they use.
 Components are built on ``$FACERECON_TEST_DEVICE`` (default ``cpu``) through the ``device``
 fixture.
@@ -41,7 +41,7 @@ from .data import (  # noqa: E402
     astronaut,
 )
 from .losses import LossContract  # noqa: E402
-from .models import EncoderContract, MorphableModelContract  # noqa: E402
+from .models import EncoderContract, MorphableModelContract, TextureDecoderContract  # noqa: E402
 from .parameters import ParamsContract  # noqa: E402
 from .rendering import LightingContract, ReflectanceContract, RendererContract  # noqa: E402
 
@@ -50,5 +50,5 @@ __all__ = [
     "DEVICE_ENV", "ASTRONAUT_FACE", "astronaut", "check_tensor", "registry_of", "ComponentContract",
     "ParamsContract", "TaskContract", "EncoderContract", "MorphableModelContract", "ReflectanceContract",
     "LightingContract", "RendererContract", "LossContract", "FaceDetectorContract", "LandmarkDetectorContract",
-    "DatasetContract", "ExporterContract",
+    "DatasetContract", "ExporterContract", "TextureDecoderContract",
 ]

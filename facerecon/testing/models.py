@@ -1,4 +1,4 @@
-"""Contract suites of the learned/statistical kinds: morphable models and encoders."""
+"""Contract suites of the learned/statistical kinds: morphable models, encoders, texture decoders."""
 from __future__ import annotations
 
 import torch
@@ -6,7 +6,7 @@ import torch
 from ..interfaces import Textures
 from ._base import ComponentContract, check_tensor
 
-__all__ = ["MorphableModelContract", "EncoderContract"]
+__all__ = ["MorphableModelContract", "EncoderContract", "TextureDecoderContract"]
 
 
 class MorphableModelContract(ComponentContract):
@@ -146,3 +146,61 @@ class EncoderContract(ComponentContract):
         assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), "no gradient reaches the module"
         assert all(g is None or torch.isfinite(g).all() for g in grads)
         module.zero_grad(set_to_none=True)
+
+
+class TextureDecoderContract(ComponentContract):
+    """Texture decoders: (B, D) latents -> (B, T, T, C) maps that start near zero and train.
+
+    Provide ``component`` (the built decoder); ``size``, ``channels`` and ``in_features`` set the
+    network the suite builds (keep them small).
+    """
+
+    kind = "texture_decoder"
+    size = 32
+    channels = 3
+    in_features = 16
+    #: Largest |value| an untrained network may output (its maps are added to statistical ones).
+    initial_tolerance = 0.05
+
+    def _network(self, component):
+        torch.manual_seed(0)
+        network = component.network(self.in_features, self.size, self.channels)
+        assert isinstance(network, torch.nn.Module), "network() should return a torch.nn.Module"
+        return network
+
+    def _latents(self, component, batch: int = 2) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(0)
+        return torch.randn(batch, self.in_features, generator=gen).to(component.device)
+
+    def test_shape_and_start(self, component):
+        network = self._network(component).eval()
+        with torch.no_grad():
+            maps = network(self._latents(component))
+        check_tensor(maps, "network(latent)", (2, self.size, self.size, self.channels), torch.float32, component.device)
+        assert maps.abs().max() <= self.initial_tolerance, (
+            f"an untrained decoder outputs up to {maps.abs().max():.3g}; it should start near 0 "
+            f"(<= {self.initial_tolerance}) so the statistical maps are unchanged")
+
+    def test_trainable_and_latent_dependent(self, component):
+        network = self._network(component).train()
+        latents = self._latents(component)
+        optimiser = torch.optim.Adam(network.parameters(), lr=1e-2)
+        target = torch.linspace(-0.2, 0.2, self.size, device=component.device)[None, :, None, None]
+        for _ in range(3):  # a few steps move the output towards a target, and the latent matters
+            optimiser.zero_grad()
+            loss = (network(latents) - target).pow(2).mean()
+            loss.backward()
+            grads = [p.grad for p in network.parameters() if p.requires_grad]
+            assert any(g is not None and g.abs().sum() > 0 for g in grads), "no gradient reaches the decoder"
+            optimiser.step()
+        assert (network(latents) - target).pow(2).mean() < loss, "training steps did not lower a simple loss"
+        with torch.no_grad():
+            maps = network.eval()(latents)
+        assert (maps[0] - maps[1]).abs().max() > 0, "different latents gave the same map"
+
+    def test_batch_items_independent(self, component):
+        network = self._network(component).eval()
+        latents = self._latents(component, 3)
+        with torch.no_grad():
+            both, first = network(latents), network(latents[:1])
+        assert torch.allclose(both[:1], first, atol=1e-5), "item 0 of a batch depends on the others (eval mode)"

@@ -15,8 +15,11 @@ class TimmEncoderParams:
     out_features: int = param(1000, "Latent size D (DeepNextFace: ResNet-152 with a 1000-d latent).", ge=1)
     input_size: int = param(256, "Side of the square face crops fed to the network.", ge=16, le=4096)
     weights: Optional[str] = param(
-        None, "Local file with a state dict to load (no download happens: random init without it)."
-    )
+        None, "Local file (.pth/.pt state dict or .safetensors) of the backbone's weights, e.g. timm's ImageNet "
+        "weights saved on another machine; its classifier may differ (it is replaced by the latent layer). "
+        "Nothing is downloaded: without a file the network starts from random weights.")
+    pretrained: bool = param(
+        False, "Require pretrained weights: `weights` must name the local file (an error says so otherwise).")
 
 
 @hookimpl

@@ -12,6 +12,7 @@ from .params import (
     LandmarkParams,
     PhotometricParams,
     SHPriorParams,
+    ShapeTruthParams,
     TextureChromaticityParams,
     TextureConsistencyParams,
     TextureRangeParams,
@@ -38,6 +39,8 @@ _LOSSES = (
      "finite differences between neighbouring texels"),
     ("texture-range", TextureRangeParams, "textures:TextureRange",
      "penalty for texel values outside [0, 1] (roughness: its own range)"),
+    ("shape-truth", ShapeTruthParams, "truth:ShapeTruth",
+     "mean distance (mm) to the true shape of synthetic faces (supervised pre-training)"),
 )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "TextureChromaticityParams",
     "TextureSmoothnessParams",
     "TextureRangeParams",
+    "ShapeTruthParams",
 ]
 
 #: A map of :class:`facerecon.interfaces.Textures`, and the RGB ones.
@@ -225,3 +226,11 @@ class TextureRangeParams:
         low, high = self.roughness_range
         if not low < high:
             raise ParamError("roughness_range", f"must be [min, max] with min < max, got [{low}, {high}]")
+
+@dataclass(frozen=True)
+class ShapeTruthParams:
+    """Mean distance (mm) between the predicted and the true model-frame shape: supervision for
+    training on synthetic faces, whose ground truth the train task passes in ``extras["truth"]``."""
+
+    weight: float = param(1.0, _WEIGHT_DOC, ge=0)
+    region: Literal["face", "all"] = param("face", "Vertices compared: the model's face region, or all.")

@@ -88,6 +88,10 @@ class TestEncoders(contracts.EncoderContract):
     component = _component_fixture("encoder")
 
 
+class TestTextureDecoders(contracts.TextureDecoderContract):
+    component = _component_fixture("texture_decoder")
+
+
 class TestMorphableModels(contracts.MorphableModelContract):
     component = _component_fixture("morphable_model")
 

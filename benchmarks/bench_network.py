@@ -1,0 +1,179 @@
+"""DeepNextFace network speed: inference ms per image at batch 1 and 32, training images per second.
+
+For each backbone (timm resnet18, resnet50, resnet152, random weights) at the paper's sizes — 256²
+crops, a 1000-d latent, heads generated from bfm-lite's layout (40 identity, 10 expression, SH 3
+bands), upconv decoders of 256² diffuse, specular and roughness maps:
+
+- ``encoder_ms``: the encoder alone (ImageNet normalisation and the backbone) per image;
+- ``pipeline_ms``: the whole inference from sRGB crops to results: encoder, heads, texture
+  decoders and the decoded camera-frame mesh (vertices, normals, landmarks) and maps; ``ratio`` =
+  pipeline / encoder (target: at most 1.3);
+- ``train_images_per_s``: training steps of the rasterizer variant (photometric + landmark +
+  prior losses, every group free, AdamW, gradient clipping; bf16 autocast on CUDA) through the
+  ``train`` task's :class:`plugins.tasks.training.Trainer`.
+
+On a CPU each measurement runs once after a warm-up (and training at batch 4), so ``make bench``
+stays in minutes; on CUDA three times (training at batch 64). Results: ``network.json``.
+
+    python -m benchmarks.bench_network [output_dir]
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from facerecon.io import atomic_write
+
+BACKBONES = ("resnet18", "resnet50", "resnet152")
+SIZE = 256
+RECIPE = """
+facerecon: 1
+task:
+  type: train
+  image_size: {size}
+  batch_size: {batch}
+  tensorboard: false
+  network: {{texture_decoder: {{type: upconv}}}}
+encoder: {{type: timm, backbone: {backbone}, out_features: 1000, input_size: {size}}}
+model: {{type: bfm-lite, texture_size: {size}}}
+reflectance: {{type: cook-torrance}}
+light: {{type: sh, bands: 3}}
+renderer: {{type: rasterizer}}
+device: {device}
+stages:
+  joint:
+    steps: 1
+    lr: 0.0001
+    free: [pose, focal, identity, expression, light, textures]
+    losses:
+      photo: {{type: photometric, weight: 1000.0}}
+      landmarks: {{type: landmark, weight: 0.01}}
+      prior: {{type: gaussian-prior, weight: 0.01}}
+"""
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device: torch.device, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        started = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _setup(backbone: str, device: torch.device, batch: int):
+    from facerecon.api import cache_dir
+    from facerecon.pipeline import FacePipeline
+    from facerecon.pluginmanager import load_plugins
+    from facerecon.recipe import Builder, load_recipe
+    from plugins.tasks.network import build_network
+
+    host = load_plugins()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.yaml"
+        path.write_text(RECIPE.format(size=SIZE, batch=batch, backbone=backbone, device=device.type))
+        recipe = load_recipe(path, host.registry)
+    build = Builder(host.registry, device, cache_dir(), recipe)
+    pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+    network = build_network(recipe.root, build, pipeline).to(device)
+    return recipe, build, pipeline, network
+
+
+def _faces(pipeline, network, count: int, device: torch.device):
+    """Random crops whose landmarks are the mean face's framed as the crops frame faces."""
+    from facerecon.pipeline import FaceTargets
+    from plugins.tasks.facesets import FaceSet
+
+    gen = torch.Generator().manual_seed(0)
+    principal = torch.full((count, 2), SIZE / 2.0)
+    zeros = {"rotation": torch.zeros(count, 6), "translation": torch.zeros(count, 3), "focal": torch.zeros(count, 1)}
+    values = pipeline.layout.initial(count, device, **{k: v.to(device) for k, v in
+                                                       network.heads.framing.camera(zeros, principal, SIZE).items()})
+    targets = FaceTargets(image=torch.zeros(count, SIZE, SIZE, 3, device=device), principal=principal.to(device))
+    with torch.no_grad():
+        decoded = pipeline.decode(values, targets, geometry=False, textures=False)
+        landmarks = decoded.camera.project(decoded.landmarks).cpu()
+    images = torch.randint(0, 256, (count, SIZE, SIZE, 3), generator=gen, dtype=torch.uint8)
+    return FaceSet(images, principal, landmarks, torch.ones(count, 68), [f"face{i}" for i in range(count)])
+
+
+def _inference(backbone: str, device: torch.device, repeats: int) -> dict:
+    from facerecon.pipeline import FaceTargets
+
+    _, _, pipeline, network = _setup(backbone, device, 1)
+    network.eval()
+    out = {}
+    for batch in (1, 32):
+        images = torch.rand(batch, SIZE, SIZE, 3, device=device)
+        principal = torch.full((batch, 2), SIZE / 2.0, device=device)
+        targets = FaceTargets(image=images, principal=principal)
+
+        def encoder_only():
+            with torch.no_grad():
+                network._encoder.encode(images)
+
+        def whole():
+            with torch.no_grad():
+                values = network(images, principal)
+                pipeline.decode(values, targets)
+
+        encoder = _timed(encoder_only, device, repeats) / batch
+        pipeline_seconds = _timed(whole, device, repeats) / batch
+        out[f"batch{batch}"] = {"encoder_ms": round(1000 * encoder, 2), "pipeline_ms": round(1000 * pipeline_seconds, 2),
+                                "ratio": round(pipeline_seconds / encoder, 3)}
+    return out
+
+
+def _training(backbone: str, device: torch.device, batch: int, steps: int) -> dict:
+    from plugins.tasks.train import TrainTask
+    from plugins.tasks.training import Distributed, Trainer
+
+    recipe, build, pipeline, network = _setup(backbone, device, batch)
+    params = recipe.root.task.params
+    stages = TrainTask(params, None)._prepare_stages(recipe.root.stages, build, pipeline, 0)
+    trainer = Trainer(network, pipeline, stages, params, Distributed(device=device))
+    faces = _faces(pipeline, network, batch, device)
+    loader = torch.utils.data.DataLoader(faces, batch_size=batch)
+    trainer.begin_stage(0, steps_per_epoch=steps + 1)
+    trainer.train_mode()
+    data = next(iter(loader))
+    seconds = _timed(lambda: trainer.step(data), device, steps)
+    return {"batch_size": batch, "seconds_per_step": round(seconds, 3), "train_images_per_s": round(batch / seconds, 2),
+            "precision": str(network.autocast_dtype or "fp32")}
+
+
+def run(output: Path) -> dict:
+    """Every backbone on the CPU and, when present, on CUDA."""
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    results = {}
+    for device in devices:
+        cuda = device.type == "cuda"
+        for backbone in BACKBONES:
+            print(f"   {backbone} on {device.type}", flush=True)
+            entry = _inference(backbone, device, repeats=3 if cuda else 1)
+            entry["training"] = _training(backbone, device, batch=64 if cuda else 4, steps=3 if cuda else 1)
+            results[f"{device.type}/{backbone}"] = entry
+            print(f"   {json.dumps(entry)}", flush=True)
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_write(output / "network.json") as handle:
+        json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/results"))

@@ -1,0 +1,31 @@
+"""Built-in texture decoders (registration only: light, no torch import)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from facerecon import hookimpl, param
+
+
+@dataclass(frozen=True)
+class UpconvParams:
+    """Parameters of the ``upconv`` decoder: a fully connected layer to a small feature grid, then
+    (upsample ×2, 3×3 convolution, normalisation, activation) blocks up to half the map size, and a
+    3×3 convolution whose outputs are rearranged into the last doubling (pixel shuffle)."""
+
+    start_size: int = param(4, "Side of the feature grid the latent is mapped to.", ge=1)
+    channels: int = param(256, "Feature channels of the first grid; halved after each upsampling.", ge=1)
+    min_channels: int = param(16, "Fewest feature channels of a block.", ge=1)
+    norm: Literal["group", "batch", "none"] = param(
+        "group", "Normalisation after each convolution: group (8 groups; independent of the batch and of "
+        "the number of processes), batch, or none.")
+    upsample: Literal["nearest", "bilinear"] = param("bilinear", "How each block doubles the grid.")
+
+
+@hookimpl
+def facerecon_register_components(registry):
+    """Register the built-in texture decoders."""
+    registry.register(
+        "texture_decoder", "upconv", params=UpconvParams, factory="plugins.decoders.upconv:UpconvDecoder",
+        summary="fully connected layer to a 4×4 grid, upsampling convolution blocks, pixel-shuffle output; starts at 0",
+    )

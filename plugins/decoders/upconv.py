@@ -1,0 +1,61 @@
+"""The ``upconv`` texture decoder: latent -> feature grid -> upsampling convolutions -> UV map."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from facerecon.interfaces import TextureDecoder
+
+__all__ = ["UpconvDecoder", "UpconvNetwork"]
+
+
+class UpconvNetwork(nn.Module):
+    """(B, D) -> (B, size, size, channels): a linear layer to a ``start``×``start`` grid, then
+    blocks of (upsample ×2, conv 3×3, norm, SiLU) up to half of ``size`` and a zero-initialised 3×3
+    convolution to 4·``channels`` rearranged into the last doubling (pixel shuffle: the full-size
+    grid, the costliest, gets no convolution of its own); resized when ``size`` is not
+    ``start``·2^k. The output starts at 0."""
+
+    def __init__(self, in_features: int, size: int, channels: int, params) -> None:
+        super().__init__()
+        self.size, self.start = size, params.start_size
+        blocks = max(0, math.ceil(math.log2(max(size, 1) / self.start)) - 1)
+        width = params.channels
+        self.width = width
+        self.project = nn.Linear(in_features, width * self.start * self.start)
+        layers: list[nn.Module] = []
+        for _ in range(blocks):
+            out = max(params.min_channels, width // 2)
+            layers += [nn.Upsample(scale_factor=2, mode=params.upsample), nn.Conv2d(width, out, 3, padding=1),
+                       _norm(params.norm, out), nn.SiLU()]
+            width = out
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Conv2d(width, 4 * channels, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, D) latent -> (B, size, size, channels) map."""
+        grid = self.project(latent).view(latent.shape[0], self.width, self.start, self.start)
+        maps = nn.functional.pixel_shuffle(self.head(self.blocks(nn.functional.silu(grid))), 2)
+        if maps.shape[-1] != self.size:
+            maps = nn.functional.interpolate(maps, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return maps.permute(0, 2, 3, 1)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(8, channels), channels)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
+class UpconvDecoder(TextureDecoder):
+    """Builds :class:`UpconvNetwork` s (see :class:`plugins.decoders.UpconvParams`)."""
+
+    def network(self, in_features: int, size: int, channels: int) -> nn.Module:
+        """A new :class:`UpconvNetwork` on the decoder's device."""
+        return UpconvNetwork(in_features, size, channels, self.params).to(self.device)

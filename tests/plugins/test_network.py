@@ -1,0 +1,147 @@
+"""The DeepNextFace network's parts: crop framing, heads, synthetic faces, light projection, accuracy.
+
+Real components throughout: the bfm-lite model (32-texel maps), SH light, Cook-Torrance, the
+rasterizer, a small timm encoder.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from facerecon.api import build
+from facerecon.geometry import apply_pose, euler_to_matrix
+from facerecon.heads import CropFraming, ParameterHeads, look_rotation
+from facerecon.pipeline import FacePipeline, FaceTargets
+from plugins.tasks import SyntheticParams
+from plugins.tasks.accuracy import geometry_error, landmark_error, rigid_align
+from plugins.tasks.crop import crop_around
+from plugins.tasks.synthetic import PriorSampler, project_light, synthetic_faces
+
+SIZE = 64
+MARGIN = 1.6
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    model = build("morphable_model", "bfm-lite", texture_size=32)
+    return FacePipeline(model, build("lighting", "sh", bands=3), build("reflectance", "cook-torrance"),
+                        build("renderer", "rasterizer"))
+
+
+@pytest.fixture(scope="module")
+def framing(pipeline):
+    return CropFraming.from_model(pipeline.model, MARGIN, 2.0)
+
+
+def _angle_deg(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    cosine = ((a.transpose(-1, -2) @ b).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    return torch.rad2deg(torch.acos(cosine.clamp(-1, 1)))
+
+
+def test_look_rotation_turns_the_optical_axis_onto_the_ray():
+    directions = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, 1.0], [0.3, -0.2, 1.0], [-0.9, 0.5, 0.4]]), dim=-1)
+    rotation = look_rotation(directions)
+    assert torch.allclose(rotation[:, :, 2], directions, atol=1e-6)
+    assert torch.allclose(rotation @ rotation.transpose(1, 2), torch.eye(3).expand(3, 3, 3), atol=1e-5)
+    assert torch.allclose(torch.linalg.det(rotation), torch.ones(3), atol=1e-5)
+    assert torch.allclose(rotation[0], torch.eye(3))
+
+
+@pytest.mark.parametrize("principal", [(SIZE / 2, SIZE / 2), (SIZE / 2 - 40.0, SIZE / 2 + 20.0)])
+def test_zero_camera_outputs_frame_the_mean_face_as_crops_do(pipeline, framing, principal):
+    """Zero head outputs put the mean face facing the viewing ray, centred in the crop and as large as
+    crop_around frames its landmarks, wherever the photo's principal point lies (here also 19° off
+    the optical axis, where perspective stretches the face by 1/cos 19° = 1.06 along the offset)."""
+    batch = 1
+    zeros = {"rotation": torch.zeros(batch, 6), "translation": torch.zeros(batch, 3), "focal": torch.zeros(batch, 1)}
+    centre = torch.tensor([principal], dtype=torch.float32)
+    camera = framing.camera(zeros, centre, SIZE)
+    values = pipeline.layout.initial(batch, "cpu", **camera)
+    decoded = pipeline.decode(values, FaceTargets(image=torch.zeros(batch, SIZE, SIZE, 3), principal=centre),
+                              geometry=False, textures=False)
+    points = decoded.camera.project(decoded.landmarks)[0].numpy()
+    crop = crop_around(points, SIZE, MARGIN)
+    assert abs(crop.scale - 1.0) < 0.08, f"the mean face's landmarks span {1 / crop.scale:.3f} crops"
+    assert abs(crop.x0) < 0.05 * SIZE and abs(crop.y0) < 0.05 * SIZE, (crop.x0, crop.y0)
+    assert camera["focal"].item() == pytest.approx(2.0 * SIZE)
+    ray = torch.nn.functional.normalize(decoded.landmarks[0].mean(0), dim=0)
+    facing = camera["rotation"][0] @ torch.tensor([0.0, 0.0, 1.0])  # the model's +z (out of the face)
+    assert math.degrees(math.acos(float(-facing @ ray))) < 3.0, "the face should look back along its viewing ray"
+
+
+def test_untrained_heads_predict_the_initial_values(pipeline, framing):
+    torch.manual_seed(0)
+    heads = ParameterHeads(pipeline.layout, 128, framing, init_scale=0.01)
+    assert "textures" not in heads.groups
+    latent = torch.randn(4, 128)
+    values = heads(latent, torch.full((4, 2), SIZE / 2), SIZE)
+    initial = pipeline.layout.initial(4, "cpu")
+    assert values["identity"].abs().max() < 0.05 and values["expression"].abs().max() < 0.05
+    assert (values["light"] - initial["light"]).abs().max() < 0.05
+    assert _angle_deg(values["rotation"], initial["rotation"]).max() < 2.0
+    # Heads are sized from the layout: 40 identity and 10 expression coefficients, 9 SH coefficients × 3.
+    assert heads.outputs["identity"].out_features == pipeline.model.n_identity
+    assert heads.outputs["light"].out_features == 27
+    # And they learn: a few steps move identity[0] of every face towards 1.
+    optimiser = torch.optim.Adam(heads.parameters(), lr=0.05)
+    for _ in range(20):
+        optimiser.zero_grad()
+        loss = (heads(latent, torch.full((4, 2), SIZE / 2), SIZE)["identity"][:, 0] - 1).pow(2).mean()
+        loss.backward()
+        optimiser.step()
+    assert loss.item() < 0.1
+
+
+def test_light_projection_recovers_the_lightings_own_coefficients(pipeline):
+    lighting = pipeline.lighting
+    true = lighting.initial(2)
+    true[1, 1:4] = torch.tensor([[0.3, 0.2, 0.1], [-0.4, -0.1, 0.0], [0.2, 0.3, 0.5]])
+
+    def radiance(directions):
+        return lighting.radiance(true, directions[None].expand(2, -1, -1))
+
+    assert torch.allclose(project_light(lighting, radiance), true, atol=1e-3)
+
+
+def test_rigid_alignment_removes_pose_only():
+    gen = torch.Generator().manual_seed(0)
+    shape = torch.randn(2, 50, 3, generator=gen) * 40
+    moved = apply_pose(shape, euler_to_matrix(torch.tensor([[0.3, -0.2, 0.1], [1.0, 0.5, -0.4]])),
+                       torch.tensor([[5.0, -3.0, 200.0], [0.0, 10.0, 400.0]]))
+    assert torch.allclose(rigid_align(moved, shape), shape, atol=1e-3)
+    assert geometry_error(moved, shape).max() < 1e-3
+    bumped = shape.clone()
+    bumped[:, :, 2] += 2.0 * (torch.arange(50) % 2).float()  # a shape change alignment cannot remove
+    assert geometry_error(moved, bumped).min() > 0.5
+    assert geometry_error(moved * 1.1, shape).min() > 1.0 and geometry_error(moved * 1.1, shape, scale=True).max() < 1e-3
+    points = torch.zeros(1, 68, 2)
+    points[0, 36:42, 0], points[0, 42:48, 0] = 0.0, 40.0
+    pixels, relative = landmark_error(points + torch.tensor([3.0, 4.0]), points)
+    assert pixels.item() == pytest.approx(5.0) and relative.item() == pytest.approx(5.0 / 40.0)
+
+
+def test_synthetic_faces_keep_a_consistent_truth(pipeline, framing):
+    """Rendered crops show the face where its true values project it; face i does not depend on the
+    number of faces or the chunking; and the untrained framing is the crop's."""
+    params = SyntheticParams(backgrounds=["coffee"])
+    sampler = PriorSampler(pipeline, params, framing)
+    faces = synthetic_faces(pipeline, pipeline.renderer, sampler, params, 3, seed=5, size=SIZE, margin=MARGIN,
+                            cache=None, chunk=2)
+    assert faces.images.shape == (3, SIZE, SIZE, 3) and faces.images.dtype == torch.uint8
+    again = synthetic_faces(pipeline, pipeline.renderer, sampler, params, 1, seed=5, size=SIZE, margin=MARGIN, cache=None)
+    assert torch.equal(again.images[0], faces.images[0])
+    truth = dict(faces.truth)
+    targets = FaceTargets(image=torch.zeros(3, SIZE, SIZE, 3), principal=faces.principal)
+    decoded = pipeline.decode(truth, targets, geometry=False, textures=False)
+    assert torch.allclose(decoded.camera.project(decoded.landmarks), faces.landmarks, atol=1e-2)
+    # The landmarks lie inside the crop, their extent about 1/margin of it (the crop is jittered by ~4 %).
+    extent = (faces.landmarks.amax(1) - faces.landmarks.amin(1)).amax(-1)
+    assert ((extent / SIZE - 1 / MARGIN).abs() < 0.2).all(), extent
+    assert (faces.landmarks > -0.1 * SIZE).all() and (faces.landmarks < 1.1 * SIZE).all()
+    # Pixels inside the face differ from the background picture: the face was rendered there.
+    centre = faces.landmarks[:, 30].round().long().clamp(0, SIZE - 1)
+    for i in range(3):
+        assert faces.images[i, centre[i, 1], centre[i, 0]].float().mean() > 10
