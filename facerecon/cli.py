@@ -209,15 +209,21 @@ def compare(state: _State, recipes, variants, input_, output, sets, device, seed
     """Run several recipes or variants on the same inputs and compare them.
 
     Each RECIPE contributes its `variants:` (named lists of overrides), or itself as one variant.
-    Writes comparison.md/.csv (time per face, final losses, landmark error...), comparison.png and
-    one grid_<face>.png with each variant's result side by side.
+    Writes comparison.md/.csv (time per face, final losses, landmark error...), comparison.png (one
+    panel per metric), one grid_<face>.png per face and comparison.html (all of it, with each face's
+    results side by side in 3D). A variant that needs a component this installation lacks (redner
+    not built, say) is marked unavailable with the reason, and the others are compared.
     """
     from .compare import collect_variants, run_comparison
 
     chosen = collect_variants(list(recipes), state.host, list(variants))
     console.print("comparing: " + ", ".join(v.name for v in chosen))
     result = run_comparison(chosen, state.host, output, input_, tuple(sets), device, seed, state.debug)
-    console.print((output / "comparison.md").read_text(), markup=False)
+    console.print((output / "comparison.md").read_text(), markup=False, soft_wrap=True)
+    for row in result.rows:
+        if not row.get("face") and row.get("reason"):
+            err_console.print(f"[yellow]{escape(str(row['variant']))}:[/] {escape(str(row['status']).split(' ')[0])}: "
+                              f"{escape(str(row['reason']))}", soft_wrap=True)
     for path in result.files:
         console.print(f"wrote {path}", markup=False)
 

@@ -14,6 +14,7 @@ import datetime
 import html
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -231,12 +232,18 @@ def run_page(record: RunRecord, contact_sheet: Path | None = None) -> str:
 
 
 def comparison_page(title: str, columns: list[str], rows: Iterable[dict[str, Any]], means: Iterable[dict[str, Any]],
-                    plot: Path | None, variants: list[tuple[str, RunRecord | None]]) -> str:
-    """The page of a comparison: its table, its plot, then each face with every variant's result
-    side by side (panels, numbers, 3D view)."""
+                    plot: Path | None, variants: list[tuple[str, RunRecord | None, str, str]]) -> str:
+    """The page of a comparison: its variants (name, run record or None, status, reason), its
+    table, its plot, then each face with every variant's result side by side (panels, numbers,
+    3D view)."""
     page = Page(title)
-    page.add(f'<header class="page"><h1>{_esc(title)}</h1><p class="muted">'
-             + " · ".join(_esc(name) for name, _ in variants) + "</p></header><main>")
+    listing = "".join(
+        f'<li class="{_status_class("ok" if status == "ran" else "failed" if status == "failed" else "other")}">'
+        f'<strong>{_esc(name)}</strong> <span class="badge">{_esc(status)}</span>'
+        + (f' <span class="reason">{_esc(reason)}</span>' if reason else "") + "</li>"
+        for name, _, status, reason in variants)
+    page.add(f'<header class="page"><h1>{_esc(title)}</h1><ul class="variant-list" id="variants">{listing}</ul>'
+             "</header><main>")
     head = "".join(f"<th>{_esc(c)}" + (f' <span class="muted">({_esc(unit_of(c))})</span>' if unit_of(c) else "")
                    + "</th>" for c in columns)
     body = []
@@ -246,22 +253,21 @@ def comparison_page(title: str, columns: list[str], rows: Iterable[dict[str, Any
             value = row.get(column, "")
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             status = str(row.get("status", "")) if column == "status" else ""
-            klass = "num" if numeric else (_status_class(status.split(" ")[0].split(":")[0]) if status else "")
-            text = _esc(format_value(value))
-            if status:
-                text = f'<span class="badge">{_esc(status.split(" ")[0].split(":")[0])}</span> {text}'
+            word, rest = re.match(r"([\w-]*)[:]?\s*(.*)", status, re.S).groups() if status else ("", "")
+            klass = "num" if numeric else (_status_class(word) if status else "")
+            text = f'<span class="badge">{_esc(word)}</span> {_esc(rest)}' if status else _esc(format_value(value))
             cells.append(f'<td class="{klass}">{text}</td>')
         body.append(f'<tr class="{css}">' + "".join(cells) + "</tr>")
-    page.add(f'<h2>Table</h2><table class="comparison" id="comparison-table"><thead><tr>{head}</tr></thead>'
-             f'<tbody>{"".join(body)}</tbody></table>')
+    page.add(f'<h2>Table</h2><div class="scroll"><table class="comparison" id="comparison-table"><thead><tr>{head}'
+             f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
     if plot is not None and (uri := image_uri(plot)) is not None:
         page.add(f'<h2>Means per variant</h2><figure><img alt="mean of each metric per variant" src="{uri}">'
                  f"<figcaption>{_esc(plot.name)}: the mean over each variant's faces, one panel per metric</figcaption></figure>")
-    faces = list(dict.fromkeys(face.name for _, record in variants if record is not None for face in record.faces))
+    faces = list(dict.fromkeys(face.name for _, record, _, _ in variants if record is not None for face in record.faces))
     page.add("<h2>Faces side by side</h2>")
     for index, name in enumerate(faces):
         columns_html = []
-        for variant, record in variants:
+        for variant, record, _, _ in variants:
             face = next((f for f in record.faces if f.name == name), None) if record is not None else None
             if face is None:
                 columns_html.append(f'<div class="variant status-other"><h3>{_esc(variant)}</h3>'
