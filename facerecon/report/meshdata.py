@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ def load_mesh(path: Path) -> Any:
     scene's frame), or None when the file holds no triangles."""
     import trimesh
 
-    loaded = trimesh.load(str(path), process=False, maintain_order=True)
+    with warnings.catch_warnings():  # trimesh warns about NaN while guessing texture transparency
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loaded = trimesh.load(str(path), process=False, maintain_order=True)
     if isinstance(loaded, trimesh.Scene):
         meshes = [m for m in loaded.dump() if isinstance(m, trimesh.Trimesh)]
         loaded = max(meshes, key=lambda m: len(m.faces)) if meshes else None
