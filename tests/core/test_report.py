@@ -117,3 +117,16 @@ def test_packed_mesh_matches_the_glb(run_folder):
     np.testing.assert_allclose(uvs, mesh.visual.uv, atol=1 / 65535)
     assert payload["texture"].startswith("data:image/jpeg;base64,")
     assert json.loads(json.dumps(payload)) == payload
+
+
+def test_facerecon_report_rebuilds_the_page(run_folder, tmp_path):
+    from click.testing import CliRunner
+
+    from facerecon.cli import main
+
+    (run_folder / REPORT_NAME).unlink()
+    result = CliRunner().invoke(main, ["report", str(run_folder)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {run_folder / REPORT_NAME}" in result.output and (run_folder / REPORT_NAME).is_file()
+    empty = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert empty.exit_code == 1 and "holds no results of a run" in empty.output and "Traceback" not in empty.output
