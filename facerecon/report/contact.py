@@ -68,7 +68,7 @@ def _tile(face: FaceRecord, height: int) -> np.ndarray:
     width = 3 * height
     band = max(22, height // 7)
     scale = band / 40
-    reason_lines = textwrap.wrap(face.reason, width=max(20, int(width / (14 * scale)))) if face.reason else []
+    reason_lines = textwrap.wrap(face.reason, width=max(20, int(width / (17 * scale)))) if face.reason else []
     line = int(band * 0.8)
     tile = np.full((band + height + line * len(reason_lines) + (6 if reason_lines else 0), width, 3), 255, np.uint8)
     tile[:band] = status_colour(face.status)
@@ -76,7 +76,7 @@ def _tile(face: FaceRecord, height: int) -> np.ndarray:
     panels = face_panels(face, height)
     if panels is None:
         tile[band:band + height] = 225
-        _text(tile, "no picture", (8, band + height // 2), scale, (90, 90, 90))
+        _text(tile, "no result" if face.folder is None else "no picture", (8, band + height // 2), scale, (90, 90, 90))
     else:
         panels = panels[:, :width]
         top = band + (height - panels.shape[0]) // 2
