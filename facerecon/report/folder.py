@@ -126,10 +126,11 @@ def read_run(folder: str | Path) -> RunRecord:
     if isinstance(summary.get("seconds"), (int, float)):
         record.seconds = float(summary["seconds"])
     seen: set[str] = set()
-    for item in summary.get("items", []):
+    for index, item in enumerate(summary.get("items", [])):
         if not isinstance(item, dict):
             continue
-        name = str(item.get("item", item.get("face", "")))
+        # rows of tasks that make no item folders (evaluate, train) may name no item
+        name = str(item.get("item") or item.get("face") or item.get("variant") or f"item {index + 1}")
         item_folder = folder / name
         if name and _marker(item_folder) is not None:
             record.faces.append(_face(item_folder, item, str(item.get("status", "ok"))))

@@ -32,6 +32,9 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 VIEWER_ASSET = ASSETS / "viewer.js"
 #: Pictures larger than this go into the page as JPEG.
 _PNG_LIMIT = 150_000
+#: Faces shown in full (3D view, pictures); those after them get their numbers only, which keeps
+#: the page of a large batch openable (a face in full adds about 1.5 MB).
+DETAILED_FACES = 100
 _CONTACT_HEIGHT = 160
 
 
@@ -166,14 +169,19 @@ def _recipe_details(path: Path | None, label: str) -> str:
     return f"<details><summary>{_esc(label)}</summary><pre>{_esc(text)}</pre></details>"
 
 
-def face_article(page: Page, face: FaceRecord, anchor: str, run_recipe: str | None) -> str:
-    """A face's section: status and reason, 3D view and numbers, its pictures, its recipe."""
+def face_article(page: Page, face: FaceRecord, anchor: str, run_recipe: str | None, detailed: bool = True) -> str:
+    """A face's section: status and reason, 3D view and numbers, its pictures, its recipe (its
+    numbers only when not ``detailed``)."""
     parts = [f'<article class="face {_status_class(face.status)}" id="{anchor}" data-face="{_esc(face.name)}">',
              f'<h3>{_esc(face.name)} <span class="badge">{_esc(face.status)}</span></h3>']
     if face.reason:
         parts.append(f'<p class="reason">{_esc(face.reason)}</p>')
     if face.folder is None:
         parts.append('<p class="muted">No result was written for this input.</p></article>')
+        return "".join(parts)
+    if not detailed:
+        parts.append(f'{numbers_table(face.values)}<p class="muted">Shown in short (the first {DETAILED_FACES} faces '
+                     f"are shown in full): its files are in {_esc(face.folder)}.</p></article>")
         return "".join(parts)
     parts.append(f'<div class="face-top">{page.mesh_view(face.mesh, face.name)}{numbers_table(face.values)}</div>')
     for index, picture in enumerate(face.pictures):
@@ -225,7 +233,7 @@ def run_page(record: RunRecord, contact_sheet: Path | None = None) -> str:
         page.add(f'<p class="muted">The same as a picture: {_esc(contact_sheet.name)}.</p>')
     run_recipe = _body(record.recipe)
     for index, face in enumerate(record.faces):
-        page.add(face_article(page, face, _face_id("face-", index), run_recipe))
+        page.add(face_article(page, face, _face_id("face-", index), run_recipe, detailed=index < DETAILED_FACES))
     page.add(_recipe_details(record.recipe, f"the run's recipe ({record.recipe.name})" if record.recipe else ""))
     page.add("</main>")
     return page.html()
@@ -276,7 +284,8 @@ def comparison_page(title: str, columns: list[str], rows: Iterable[dict[str, Any
             panels = face_panels(face, _CONTACT_HEIGHT) if face.folder is not None else None
             picture = f'<img alt="{_esc(variant)}: {_esc(name)}" src="{image_uri(panels)}">' if panels is not None else ""
             reason = f'<p class="reason">{_esc(face.reason)}</p>' if face.reason else ""
-            view = page.mesh_view(face.mesh, f"{name} ({variant})") if face.folder is not None else ""
+            in_full = face.folder is not None and index < DETAILED_FACES // max(1, len(variants))
+            view = page.mesh_view(face.mesh, f"{name} ({variant})") if in_full else ""
             columns_html.append(f'<div class="variant {_status_class(face.status)}"><h3>{_esc(variant)} '
                                 f'<span class="badge">{_esc(face.status)}</span></h3>{picture}{reason}'
                                 f"{numbers_table(face.values)}{view}</div>")
