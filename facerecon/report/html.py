@@ -199,6 +199,8 @@ def face_article(page: Page, face: FaceRecord, anchor: str, run_recipe: str | No
     recipe = face.recipe
     if recipe is not None and (run_recipe is None or _body(recipe) != run_recipe):
         parts.append(_recipe_details(recipe, f"the recipe that made {face.name} ({recipe.name})"))
+    elif recipe is not None:
+        parts.append('<p class="muted">Made by the run\'s recipe (at the end of the page).</p>')
     parts.append("</article>")
     return "".join(parts)
 
