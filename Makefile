@@ -7,11 +7,13 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.facerecon-installed
 LLVM_STAMP := $(VENV)/.libllvm-checked
+CHROMIUM_STAMP := $(VENV)/.chromium-checked
+VIEWER_JS := facerecon/report/assets/viewer.js
 export FACERECON_CACHE ?= $(CURDIR)/.cache
 
 .PHONY: setup run test bench clean reference-images redner
 
-setup: $(STAMP) $(LLVM_STAMP)
+setup: $(STAMP) $(LLVM_STAMP) $(CHROMIUM_STAMP) $(VIEWER_JS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +42,28 @@ $(LLVM_STAMP): $(VENV)/bin/python
 	fi
 	@touch $@
 
+# The 3D view of the HTML reports: three.js (MIT) from the npm registry, bundled with esbuild (MIT)
+# into one script the report pages inline (nothing is fetched when a page opens). Versions are
+# pinned by viewer/package-lock.json; the bundle is not in the repository. Without npm the
+# reports are written without their 3D views.
+$(VIEWER_JS): viewer/package.json viewer/package-lock.json viewer/src/viewer.js
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd viewer && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build) \
+	    || { echo "warning: could not build the report's 3D viewer (viewer/); reports will have no 3D view"; exit 0; }; \
+	else echo "warning: npm not found; reports will have no 3D view (install Node.js and npm, then make)"; fi
+
+# The report test opens pages in a real headless browser: Debian's chromium (with chromium-driver),
+# installed when we are root; elsewhere that test is skipped and says why.
+$(CHROMIUM_STAMP): $(VENV)/bin/python
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+	      || (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1)) \
+	      || echo "warning: could not install chromium; the browser test of the report will be skipped"; \
+	  else echo "note: not root, skipping chromium (the browser test of the report will be skipped)"; fi; \
+	fi
+	@touch $@
+
 run: setup
 	$(VENV)/bin/facerecon run recipes/quickstart.yaml --output outputs/quickstart
 
@@ -50,7 +74,7 @@ bench: setup
 	$(PY) -m benchmarks.run --output benchmarks/results
 
 clean:
-	rm -rf $(VENV) .cache outputs
+	rm -rf $(VENV) .cache outputs viewer/node_modules $(VIEWER_JS)
 
 # Optional: build the redner path tracer from a checkout of its source and install it into .venv
 # (README, "Renderers"). Idempotent; its build folder (build/redner-*) survives `make clean`.

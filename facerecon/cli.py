@@ -117,8 +117,10 @@ def main(ctx: click.Context, plugins: tuple[str, ...], disabled: tuple[str, ...]
 def run(state: _State, recipe: Path, input_, output, sets, device, seed, resume) -> None:
     """Run RECIPE: build its components and execute its task.
 
-    Writes results, recipe.resolved.yaml, summary.json and failures.csv into the output folder; a
-    rerun skips items this recipe already finished. Exit status: 0 when every input gave a
+    Writes results, recipe.resolved.yaml, summary.json, failures.csv, report.html (every face at a
+    glance, with a 3D view) and contact_sheet.png into the output folder; a rerun skips items this
+    recipe already finished. On a terminal the results end in a table; in a log or a pipe, one JSON
+    line per face. Exit status: 0 when every input gave a
     result, 1 when some failed (the others are written), 2 for recipe errors, 130 when interrupted.
     """
     from .runner import run_recipe
@@ -137,6 +139,11 @@ _WIDE = 8
 
 
 def _print_summary(summary) -> None:
+    """The run's rows as a table on a terminal; elsewhere (a log, a pipe) one JSON line per item,
+    which no column width can cut."""
+    if not console.is_terminal:
+        _print_summary_lines(summary)
+        return
     title = f"{len(summary.rows)} result(s) in {summary.seconds:.1f} s"
     columns: list[str] = []
     for row in summary.rows:
@@ -167,6 +174,21 @@ def _print_summary(summary) -> None:
         console.print(f"[yellow]skipped[/] {escape(str(item))}: {escape(str(reason))}", soft_wrap=True)
 
 
+def _print_summary_lines(summary) -> None:
+    """One JSON object per result row (``{"face": ..., "status": ..., ...}``), the skipped inputs
+    as ``skipped NAME: reason`` lines, then one line with the totals."""
+    import json
+    import math
+
+    for row in summary.rows:
+        shown = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in row.items() if k not in _HIDDEN_COLUMNS}
+        click.echo(json.dumps(shown, default=str))
+    for item, reason in summary.skipped:
+        click.echo(f"skipped {item}: {reason}")
+    click.echo(f"{len(summary.rows)} result(s), {len(summary.skipped)} skipped, in {summary.seconds:.1f} s")
+
+
 def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -187,17 +209,50 @@ def compare(state: _State, recipes, variants, input_, output, sets, device, seed
     """Run several recipes or variants on the same inputs and compare them.
 
     Each RECIPE contributes its `variants:` (named lists of overrides), or itself as one variant.
-    Writes comparison.md/.csv (time per face, final losses, landmark error...), comparison.png and
-    one grid_<face>.png with each variant's result side by side.
+    Writes comparison.md/.csv (time per face, final losses, landmark error...), comparison.png (one
+    panel per metric), one grid_<face>.png per face and comparison.html (all of it, with each face's
+    results side by side in 3D). A variant that needs a component this installation lacks (redner
+    not built, say) is marked unavailable with the reason, and the others are compared.
     """
     from .compare import collect_variants, run_comparison
 
     chosen = collect_variants(list(recipes), state.host, list(variants))
     console.print("comparing: " + ", ".join(v.name for v in chosen))
     result = run_comparison(chosen, state.host, output, input_, tuple(sets), device, seed, state.debug)
-    console.print((output / "comparison.md").read_text(), markup=False)
+    console.print((output / "comparison.md").read_text(), markup=False, soft_wrap=True)
+    for row in result.rows:
+        if not row.get("face") and row.get("reason"):
+            err_console.print(f"[yellow]{escape(str(row['variant']))}:[/] {escape(str(row['status']).split(' ')[0])}: "
+                              f"{escape(str(row['reason']))}", soft_wrap=True)
     for path in result.files:
         console.print(f"wrote {path}", markup=False)
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+def report(output: Path) -> None:
+    """(Re)write OUTPUT/report.html and contact_sheet.png from a run's output folder.
+
+    The report is one self-contained page (it opens offline and can be sent on its own): every
+    face's status, input | overlay | render, an interactive 3D view of its mesh, its numbers,
+    pictures and recipe. `facerecon run` writes it at the end of every run; this rebuilds it, e.g.
+    after a run was stopped. A comparison folder gets its comparison.html rebuilt instead.
+    """
+    from .compare import COMPARISON_STATE, rebuild_comparison_report
+    from .report import write_report
+
+    if not output.is_dir():
+        raise FaceReconError(f"{output} is not a folder. Give the output folder of a run (the --output of "
+                             "`facerecon run`, or the recipe's `output`).")
+    if (output / COMPARISON_STATE).is_file():
+        written = rebuild_comparison_report(output)
+    elif (output / "summary.json").is_file() or any(output.glob("*/.complete.json")):
+        written = write_report(output)
+    else:
+        raise FaceReconError(f"{output} holds no results of a run (no summary.json and no finished face folder). "
+                             "Give the output folder of a run.")
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @main.command()

@@ -10,7 +10,7 @@ Mapping (the same for writing and reading a map of size H×W):
   back at the camera (−z).
 - direction d(θ, φ) = (sin θ · sin φ, −cos θ, sin θ · cos φ).
 
-Rows are θ and columns are φ: the axes are not swapped (NextFace's bug, DESIGN §3).
+Rows are θ and columns are φ: the axes are not swapped (NextFace's bug; docs/architecture.md, Conventions).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Colour transfer curves and image file input/output.
 
-Photos are sRGB-encoded; every component compares and renders in **linear** RGB (DESIGN §3).
+Photos are sRGB-encoded; every component compares and renders in **linear** RGB (docs/architecture.md, Conventions).
 :func:`srgb_to_linear` and :func:`linear_to_srgb` implement the exact IEC 61966-2-1 piecewise curve
 on numpy arrays and torch tensors alike. NextFace approximates the decoding with ``image ** 2.2``;
 the two differ by at most 0.0085 (linear, near c = 0.75), but in the shadows, where the exact curve

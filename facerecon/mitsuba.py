@@ -3,7 +3,7 @@ clearly what is missing), and the camera in facerecon's conventions.
 
 Mitsuba's CPU variant (``llvm_ad_rgb``) JIT-compiles through a *shared* libLLVM that Dr.Jit
 loads at run time from ``$DRJIT_LIBLLVM_PATH`` (or ``libLLVM.so`` on the library path). Dr.Jit
-1.5 needs LLVM ≥ 16: Debian's LLVM 14/15 libraries load but crash while compiling (DESIGN §6).
+1.5 needs LLVM ≥ 16: Debian's LLVM 14/15 libraries load but crash while compiling.
 Debian/Ubuntu ship only versioned names (``libLLVM-19.so``), so unless the variable is set this
 module looks for the newest suitable library in the usual folders and sets it before Dr.Jit
 initialises its LLVM backend. CUDA scenes use ``cuda_ad_rgb`` and need no libLLVM.

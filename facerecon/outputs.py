@@ -75,7 +75,11 @@ class OutputFolder:
         return removed
 
     def close(self) -> None:
-        """At the end of a run: remove the claims folder when no claim is left in it."""
+        """At the end of a run (finished or interrupted): give back every claim this process still
+        holds, then remove the claims folder when no other run's claim is left in it."""
+        if self._claims.is_dir():
+            for claim in self._claims.iterdir():
+                self.release(claim.name)
         with contextlib.suppress(OSError):
             self._claims.rmdir()
 

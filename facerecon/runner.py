@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from .io import atomic_write
 from .outputs import RESOLVED_NAME, OutputFolder
 from .recipe import Builder, load_recipe, resolved_tree, write_resolved
 
-__all__ = ["run_recipe", "write_summary", "RESOLVED_NAME"]
+__all__ = ["run_recipe", "write_summary", "write_run_report", "RESOLVED_NAME"]
 
 
 def _seed_everything(seed: int) -> None:
@@ -41,8 +42,8 @@ def run_recipe(
     The recipe's inputs are checked (by building its dataset) before the output folder is made;
     then leftovers of killed runs are removed, the fully resolved recipe is written to
     ``<output>/recipe.resolved.yaml``, the task runs, and ``summary.json`` and ``failures.csv``
-    list every input with its status (written by the process of rank 0 alone when torchrun
-    starts several: ``RANK`` in the environment).
+    list every input with its status; ``report.html`` and ``contact_sheet.png`` show them
+    (written by the process of rank 0 alone when torchrun starts several: ``RANK`` in the environment).
     """
     overrides = {"output": output, "device": device, "seed": seed, "dataset.input": input}
     recipe = load_recipe(recipe_path, host.registry, sets, overrides)
@@ -82,7 +83,21 @@ def run_recipe(
     summary.seconds = summary.seconds or time.perf_counter() - started
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun the first process alone reports
         write_summary(summary, out)
+        write_run_report(out)
     return summary
+
+
+def write_run_report(folder: Path) -> list[Path]:
+    """``report.html`` and ``contact_sheet.png`` of a finished run (:mod:`facerecon.report`); a
+    report that cannot be written is a warning on stderr, never the run's failure."""
+    from .report import write_report
+
+    try:
+        return write_report(folder)
+    except Exception as exc:  # noqa: BLE001 - the results are written; the report is a view of them
+        print(f"warning: the report of {folder} could not be written ({type(exc).__name__}: {exc}); "
+              f"`facerecon report {folder}` tries again.", file=sys.stderr)
+        return []
 
 
 def write_summary(summary, folder: Path) -> None:

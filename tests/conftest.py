@@ -1,6 +1,6 @@
 """Session defaults and shared fixtures for every test.
 
-- No entry-point autoload (DESIGN §2.3): tests see the built-in plugins only, whatever else is
+- No entry-point autoload (FACERECON_DISABLE_PLUGIN_AUTOLOAD, README): tests see the built-in plugins only, whatever else is
   installed. Tests of entry-point discovery turn it back on in their subprocess environment.
 - Derived model data is cached in ``<repo>/.cache`` unless ``FACERECON_CACHE`` is set, so it is
   built once and reused between test runs.

@@ -1,6 +1,6 @@
 """Typed data passed between stages, with tensor shapes.
 
-Conventions (DESIGN §3): images and texture maps are channel-last, float32, **linear** RGB in
+Conventions (docs/architecture.md): images and texture maps are channel-last, float32, **linear** RGB in
 [0, 1] unless said otherwise; B is the batch size. Texture coordinates: u right, v up, both in
 [0, 1]; texel row 0 is the top of the map (v = 1), as in OBJ/glTF files written by our exporters.
 """

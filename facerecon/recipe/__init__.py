@@ -6,13 +6,13 @@ from pathlib import Path
 from ..registry import Registry
 from .build import Builder
 from .errors import Issue, RecipeError
-from .resolve import resolved_tree, to_plain, write_resolved
+from .resolve import component_nodes, resolved_tree, to_plain, write_resolved
 from .schema import ComponentNode, RecipeSchema, Stage, recipe_schema
 from .validate import ValidatedRecipe, validate_recipe
 from .yamlio import apply_sets, deep_merge, load_recipe_tree, set_value
 
 __all__ = [
-    "load_recipe", "Builder", "Issue", "RecipeError", "resolved_tree", "to_plain", "write_resolved",
+    "load_recipe", "Builder", "component_nodes", "Issue", "RecipeError", "resolved_tree", "to_plain", "write_resolved",
     "ComponentNode", "RecipeSchema", "Stage", "recipe_schema", "ValidatedRecipe", "validate_recipe",
     "apply_sets", "deep_merge", "set_value",
 ]

@@ -12,7 +12,7 @@ from ..registry import Registry
 from .schema import ComponentNode
 from .validate import ValidatedRecipe
 
-__all__ = ["to_plain", "resolved_tree", "write_resolved"]
+__all__ = ["to_plain", "resolved_tree", "write_resolved", "component_nodes"]
 
 
 def to_plain(value: Any) -> Any:
@@ -26,6 +26,12 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
     return value
+
+
+def component_nodes(recipe: ValidatedRecipe):
+    """Every component node of a validated recipe (slots, stages' losses and renderers, exporters,
+    nested nodes), depth first."""
+    return _nodes(recipe.root)
 
 
 def _nodes(value: Any):

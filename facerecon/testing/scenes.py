@@ -1,6 +1,6 @@
 """Small, exact test scenes for plugin authors: a UV sphere, a tiny morphable model, loss inputs.
 
-Everything here is real data in the framework's conventions (DESIGN §3): model frame y up, +z out
+Everything here is real data in the framework's conventions (docs/architecture.md): model frame y up, +z out
 of the face, mm; camera frame OpenCV (x right, y down, +z forward); NextFace's initial pose
 rotation (π, 0, 0) and translation (0, 0, 500) put the model in front of the camera.
 

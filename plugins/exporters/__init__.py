@@ -2,8 +2,9 @@
 
 Each exporter writes part of a :class:`facerecon.interfaces.FaceResult` into the face's output
 folder, atomically. Colour maps are stored sRGB-encoded (as viewers expect), roughness as linear
-grey; geometry is in mm in the OpenCV camera frame of the input photo unless a format needs
-otherwise (GLB: glTF frame in metres, see :mod:`plugins.exporters.glb`).
+grey; geometry is in mm, in the photo's camera frame turned y up (OBJ, PLY: ``frame: y-up`` by
+default, ``frame: camera`` keeps the OpenCV frame of params.json; GLB: glTF's y-up frame in metres,
+see :mod:`plugins.exporters.glb`).
 """
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from facerecon import hookimpl, param
 
 Frame = Literal["camera", "y-up"]
 _FRAME_DOC = (
-    "Axes of the written vertices: 'camera' keeps the OpenCV camera frame of the photo "
-    "(x right, y down, z forward; matches params.json), 'y-up' flips y and z (x right, y up, "
-    "face looking at +z) for viewers that assume y up."
+    "Axes of the written vertices: 'y-up' turns the photo's camera frame half a turn about x (x right, "
+    "y up, the camera at the origin looking along -z, as glTF and most viewers assume), so a face "
+    "looking at the camera opens upright, in the model's own axes, placed by its pose (the faces of one "
+    "photo keep their arrangement); 'camera' keeps the OpenCV camera frame (x right, y down, z "
+    "forward; matches params.json)."
 )
 
 
@@ -26,7 +29,7 @@ class ObjParams:
 
     filename: str = param("mesh", "File stem of the .obj and .mtl files.")
     maps: bool = param(True, "Write the .mtl and the diffuse.png, specular.png and roughness.png maps.")
-    frame: Frame = param("camera", _FRAME_DOC)
+    frame: Frame = param("y-up", _FRAME_DOC)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class PlyParams:
     """Binary PLY with per-vertex sRGB colours sampled from the diffuse map."""
 
     filename: str = param("mesh", "File stem of the .ply file.")
-    frame: Frame = param("camera", _FRAME_DOC)
+    frame: Frame = param("y-up", _FRAME_DOC)
 
 
 @dataclass(frozen=True)

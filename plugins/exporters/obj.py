@@ -71,7 +71,7 @@ class ObjExporter(Exporter):
         written = [obj_path]
         with atomic_write(obj_path) as handle:
             handle.write(f"# facerecon mesh '{result.name}': mm, frame '{self.params.frame}' "
-                         "(camera = OpenCV x right, y down, z forward)\n")
+                         "(y-up: x right, y up, camera looking along -z; camera: OpenCV x right, y down, z forward)\n")
             if self.params.maps:
                 handle.write(f"mtllib {stem}.mtl\n")
             np.savetxt(handle, vertices, fmt="v %.6f %.6f %.6f")

@@ -7,6 +7,8 @@ data is missing is skipped:
 where ``renders['mask']`` covers it; fitted landmarks in green, detected in red) | ``render`` |
 ``diffuse`` | ``specular`` | ``roughness`` (UV maps) | ``illumination``
 (``renders['diffuse_shading']``). Linear images are sRGB-encoded for display (roughness: linear grey).
+The strip's sidecar ``<filename>.panels.json`` names each panel's place
+(:mod:`facerecon.report.strips`), so reports cut the input, overlay and render panels out of it.
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facerecon.imaging import linear_to_srgb, write_image
+from facerecon.imaging import linear_to_srgb
 from facerecon.interfaces import Exporter, FaceResult
+from facerecon.report.strips import write_strip
 
 from .maps import encode
 
@@ -147,16 +150,15 @@ def strip_panels(
 
 
 class RenderStripExporter(Exporter):
-    """Writes ``<filename>.png``: the labelled panels side by side (see module doc)."""
+    """Writes ``<filename>.png``: the labelled panels side by side, and its ``.panels.json``
+    sidecar (see module doc)."""
 
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
-        """Write the strip; return its path."""
+        """Write the strip and its sidecar; return their paths."""
         height = self.params.panel_height or int(result.image.shape[0])
         window = face_window(result, self.params.zoom) if self.params.zoom else None
         panels = strip_panels(result, height, self.params.overlay_opacity, self.params.landmark_radius, window)
         if self.params.labels:
             for label, panel in panels:
                 _label(panel, label)
-        path = Path(folder) / f"{self.params.filename}.png"
-        write_image(path, np.concatenate([panel for _, panel in panels], axis=1))
-        return [path]
+        return write_strip(Path(folder) / f"{self.params.filename}.png", panels)

@@ -1,4 +1,4 @@
-"""Real spherical-harmonics lighting (DESIGN §3): coefficients are *radiance*, camera frame.
+"""Real spherical-harmonics lighting (docs/architecture.md, Conventions): coefficients are *radiance*, camera frame.
 
 L(ω) = Σ_{l<bands} Σ_m c_lm · Y_lm(ω) per colour channel, with ω a unit direction in the OpenCV
 camera frame (x right, y down, +z forward). Coefficient k holds (l, m) with k = l² + l + m.

@@ -23,6 +23,7 @@ __all__ = [
     "PhotometricParams",
     "GaussianPriorParams",
     "SHPriorParams",
+    "SizePriorParams",
     "TextureSymmetryParams",
     "TextureConsistencyParams",
     "TextureChromaticityParams",
@@ -138,6 +139,16 @@ class GaussianPriorParams:
         factory=dict,
         ge=0,
     )
+
+
+@dataclass(frozen=True)
+class SizePriorParams:
+    """Keeps the head's overall size at the model's mean: one photo cannot tell a large head far
+    away from a small one nearby, so the identity should change the face's shape, not its size."""
+
+    weight: float = param(1.0, _WEIGHT_DOC, ge=0)
+    tolerance: float = param(
+        0.01, "Relative size change (0.01 = 1 %) that costs 1: the loss is (change / tolerance)².", gt=0, le=1)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import torch
 
 from facerecon.interfaces import Loss, LossInputs
 
-__all__ = ["GaussianPrior", "SHPrior"]
+__all__ = ["GaussianPrior", "SHPrior", "SizePrior", "size_directions"]
 
 
 class GaussianPrior(Loss):
@@ -45,6 +45,46 @@ class SHPrior(Loss):
         if light[0].numel() == 0:
             return light.flatten(1).sum(1)
         return light.flatten(1).pow(2).mean(1)
+
+
+def size_directions(model) -> torch.Tensor:
+    """(K,) relative size change of the face per unit of each identity coefficient.
+
+    The displacement of identity component k, d_k = shape(e_k, 0) − shape(0, 0), changes the size
+    of the mean shape m (centred) by the least-squares uniform scale ⟨d_k, m⟩ / ⟨m, m⟩ to first order.
+    """
+    with torch.no_grad():
+        k = int(model.n_identity)
+        device = model.faces.device
+        expression = torch.zeros(k + 1, int(model.n_expression), device=device)
+        identity = torch.cat([torch.zeros(1, k, device=device), torch.eye(k, device=device)])
+        shapes = model.shape(identity, expression)
+        mean = shapes[0] - shapes[0].mean(0)
+        return ((shapes[1:] - shapes[:1]) * mean).sum((1, 2)) / mean.pow(2).sum()
+
+
+class SizePrior(Loss):
+    """((Σ_k s_k·c_k) / tolerance)²: the first-order relative size change of the face made by the
+    identity coefficients c (B, K), with s = :func:`size_directions` of the model.
+
+    BFM-like models carry head size mostly in their first identity component; without this term
+    a fit trades that size against depth and focal, which a photo hardly constrains.
+    """
+
+    def __init__(self, params, context) -> None:
+        super().__init__(params, context)
+        self._directions: dict[int, torch.Tensor] = {}
+
+    def __call__(self, inputs: LossInputs) -> torch.Tensor:
+        """(B,) loss from ``coefficients['identity']`` and ``model``."""
+        identity = inputs.coefficients.get("identity")
+        if identity is None or inputs.model is None:
+            raise ValueError("The size-prior loss needs coefficients['identity'] and the model.")
+        key = id(inputs.model)
+        if key not in self._directions:
+            self._directions = {key: size_directions(inputs.model).to(identity)}
+        change = identity @ self._directions[key]
+        return (change / float(self.params.tolerance)).pow(2)
 
 
 def _batch(inputs: LossInputs) -> int:

@@ -1,6 +1,6 @@
 """``bfm2009``: the user's licensed Basel Face Model 2009 with FaceWarehouse expressions.
 
-Files (DESIGN §4, see ``morphableModel2009/README.md``): ``01_MorphableModel.mat`` (shape and
+Files (docs/architecture.md and ``morphableModel2009/README.md``): ``01_MorphableModel.mat`` (shape and
 texture PCA, triangles ``tl``; micrometres, N = 53,490 vertices), ``Exp_Pca.bin`` (79 expression
 components on the 53,215 vertices ``trimIndex`` of ``BFM_exp_idx.mat`` picks; the other vertices,
 the inner mouth, get no expression offset), ``std_exp.txt`` (their standard deviations) and,

@@ -1,4 +1,4 @@
-"""Locating and reading the licensed BFM2009 model files (DESIGN §4).
+"""Locating and reading the licensed BFM2009 model files (docs/architecture.md, Morphable models and their files).
 
 Readers return numpy arrays in the files' own layout and units (micrometres, 1-based indices
 where the file has them); :mod:`plugins.models.bfm2009` turns them into a model.

@@ -1,4 +1,4 @@
-"""redner's "Cook-Torrance": Lambert plus a normalised Blinn-Phong microfacet lobe (DESIGN §3).
+"""redner's "Cook-Torrance": Lambert plus a normalised Blinn-Phong microfacet lobe (docs/architecture.md, Conventions).
 
 Directions point away from the surface; ``wi`` towards the light, ``wo`` towards the viewer.
 redner (``BachiLi/redner`` ``src/material.h``, ``bsdf()``) names them the other way round: its

@@ -1,6 +1,6 @@
 """redner's Cook-Torrance as a Mitsuba 3 BSDF written in Dr.Jit (``facerecon_redner``).
 
-The formulas are exactly :mod:`plugins.reflectance.cook_torrance`'s (DESIGN §3), evaluated per
+The formulas are exactly :mod:`plugins.reflectance.cook_torrance`'s, evaluated per
 shading point from bitmap textures (diffuse ρd, specular ρs: RGB; roughness r: one channel):
 
     f·cos = ρd·cos_l/π + F·D·G/(4·cos_v)        (cos_l, cos_v > 0; else the lobe is 0)

@@ -27,6 +27,7 @@ from facerecon.imaging import srgb_to_linear
 from facerecon.interfaces import Camera, FaceResult, Landmarks, RunSummary
 from facerecon.outputs import OutputFolder
 from facerecon.pipeline import DecodedFaces, FacePipeline, FaceTargets
+from facerecon.progress import RunProgress
 from facerecon.recipe import to_plain
 
 from .crop import Crop, crop_around
@@ -95,11 +96,15 @@ class FaceCollector:
     def jobs(self, dataset: Any, summary: RunSummary) -> Iterator[FaceJob]:
         """Every face still to do, claimed for this run. Unreadable images, images without a face,
         faces another live run is making, faces whose preparation failed and (with ``resume``)
-        faces this recipe already made go into ``summary`` instead."""
+        faces this recipe already made go into ``summary`` instead. The run's overall progress
+        (:attr:`progress`) counts the images; tell it when yielded faces are done with
+        :meth:`finished`."""
         outputs = self.outputs
+        self.progress = progress = RunProgress(len(dataset), summary)
         for sample in dataset:
             if sample.error is not None:
                 summary.skipped.append((sample.name, sample.error))
+                progress.expect(sample.name, [])
                 continue
             try:
                 boxes = self.detector.detect(sample.image)
@@ -107,19 +112,24 @@ class FaceCollector:
                 if self.debug:
                     raise
                 summary.skipped.append((sample.name, face_failure(exc, "detecting faces")))
+                progress.expect(sample.name, [])
                 continue
             if not boxes:
                 summary.skipped.append((sample.name, "no face detected"))
+                progress.expect(sample.name, [])
                 continue
             if self.params.faces == "largest":
                 boxes = [max(boxes, key=lambda b: b.area)]
-            for index, box in enumerate(boxes):
-                name = sample.name if len(boxes) == 1 else f"{sample.name}_face{index}"
+            names = [sample.name if len(boxes) == 1 else f"{sample.name}_face{index}" for index in range(len(boxes))]
+            progress.expect(sample.name, names)
+            for name, box in zip(names, boxes):
                 if self.params.resume and outputs.is_current(name):
                     summary.rows.append({**outputs.marker(name), "status": "resumed"})
+                    progress.finish(name)
                     continue
                 if not outputs.claim(name):
                     summary.skipped.append((name, "another run on this output folder is making it"))
+                    progress.finish(name)
                     continue
                 try:
                     yield self.prepare(name, sample.image, self.landmarker.locate(sample.image, box),
@@ -129,6 +139,12 @@ class FaceCollector:
                     if self.debug:
                         raise
                     summary.skipped.append((name, face_failure(exc, "locating its landmarks")))
+                    progress.finish(name)
+
+    def finished(self, jobs: list[FaceJob]) -> None:
+        """These faces are written or failed (their rows or reasons are in the summary)."""
+        for job in jobs:
+            self.progress.finish(job.name)
 
     def prepare(self, name: str, image: np.ndarray, landmarks: Landmarks, folder: Path) -> FaceJob:
         """Crop around the landmarks and solve the initial pose on the mean shape."""

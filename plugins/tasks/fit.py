@@ -42,9 +42,11 @@ class FitTask(Task):
             queue.append(job)
             if len(queue) == self.params.batch_size:
                 self._fit_batch(queue, summary)
+                self.collector.finished(queue)
                 queue = []
         if queue:
             self._fit_batch(queue, summary)
+            self.collector.finished(queue)
         summary.seconds = time.perf_counter() - started
         return summary
 

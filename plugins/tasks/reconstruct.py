@@ -74,9 +74,11 @@ class ReconstructTask(Task):
             queue.append(job)
             if len(queue) == params.batch_size:
                 self._batch(queue, summary)
+                self.collector.finished(queue)
                 queue = []
         if queue:
             self._batch(queue, summary)
+            self.collector.finished(queue)
         summary.seconds = time.perf_counter() - started
         return summary
 

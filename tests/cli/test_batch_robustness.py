@@ -148,13 +148,13 @@ def test_a_killed_batch_resumes_without_redoing_finished_faces(photos, tmp_path)
 def test_sigterm_is_a_clean_stop(photos, tmp_path):
     """SIGTERM: a message, exit 143, no traceback, no temporary files."""
     process = run_cli("--input", str(photos / "astronaut.png"), output=tmp_path, wait=False)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a loaded machine can take minutes to import and load models
     while not (tmp_path / "recipe.resolved.yaml").exists():
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
     time.sleep(1.0)
     process.send_signal(signal.SIGTERM)
-    text = process.communicate(timeout=120)[0]
+    text = process.communicate(timeout=600)[0]
     assert process.returncode in (143, 0), text
     if process.returncode == 143:
         assert "interrupted" in text and "Traceback" not in text

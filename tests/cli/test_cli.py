@@ -1,6 +1,7 @@
 """The `facerecon` command line: exit codes, messages without tracebacks, listings, help."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -234,16 +235,33 @@ def test_version(cli):
 
 def test_few_wide_results_print_one_column_each(capsys, monkeypatch):
     """Three results with twelve values: a column per result, a row per value (fits a terminal)."""
+    from rich.console import Console
+
+    import facerecon.cli
     from facerecon.cli import _print_summary
     from facerecon.interfaces import RunSummary
 
-    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setattr(facerecon.cli, "console", Console(highlight=False, force_terminal=True, width=120))
     values = {f"metric_{i}": i + 0.5 for i in range(11)}
     _print_summary(RunSummary(rows=[{"variant": name, **values} for name in ("full", "landmarks", "mean-face")]))
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if "variant" in line)
     assert all(name in header for name in ("full", "landmarks", "mean-face"))
     assert sum(line.startswith("│ metric_") for line in lines) == 11
+
+
+def test_results_in_a_log_are_one_json_line_each(capsys):
+    """Not on a terminal (a log, a pipe), every row is one JSON line with its full keys and values,
+    however many columns: nothing is cut to fit a width."""
+    from facerecon.cli import _print_summary
+    from facerecon.interfaces import RunSummary
+
+    rows = [{"face": f"photo_{i}", "status": "ok", "preview": "/x/render.png",
+             **{f"a_rather_long_metric_name_{k}": k + i / 3 for k in range(14)}} for i in range(3)]
+    _print_summary(RunSummary(rows=rows, skipped=[("blank", "no face detected")], seconds=2.5))
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines[:3]] == [{k: v for k, v in row.items() if k != "preview"} for row in rows]
+    assert lines[3:] == ["skipped blank: no face detected", "3 result(s), 1 skipped, in 2.5 s"]
 
 
 def test_python_dash_m_facerecon_is_the_cli():

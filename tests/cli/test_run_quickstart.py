@@ -122,3 +122,28 @@ def test_largest_fits_only_the_larger_face(inputs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["pair"]
     x0, x1 = _detected_x(tmp_path / "pair")
     assert LARGE_X[0] <= x0 and x1 <= LARGE_X[1]
+
+
+def test_a_log_shows_overall_progress_and_full_results(folder_run):
+    """In a log (not a terminal): a progress line per photo with photos done, faces written and
+    failed and the time left, and one JSON line per face with every column's full name."""
+    result, _ = folder_run
+    progress = [line for line in result.stderr.splitlines() if line.startswith("progress: ")]
+    assert len(progress) == 4, result.stderr
+    assert all(line.startswith(f"progress: {i}/4 photos, ") for i, line in enumerate(progress, 1))
+    assert "left" in progress[0] and "left" not in progress[-1]
+    assert progress[-1].startswith("progress: 4/4 photos, 3 written, 2 failed, ")
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert sorted(row["face"] for row in rows) == ["astronaut", "pair_face0", "pair_face1"]
+    assert all({"status", "landmark_error_iod", "seconds_landmarks"} <= row.keys() for row in rows)
+
+
+def test_the_run_writes_its_report_and_contact_sheet(folder_run):
+    """report.html lists every input, failed ones with their reason; contact_sheet.png has a tile
+    per input."""
+    _, output = folder_run
+    page = (output / "report.html").read_text()
+    for name in ("astronaut", "pair_face0", "pair_face1", "blank", "corrupt"):
+        assert f'data-face="{name}"' in page
+    assert "no face detected" in page
+    assert (output / "contact_sheet.png").stat().st_size > 0

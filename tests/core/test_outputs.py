@@ -85,6 +85,19 @@ def test_claims_keep_live_runs_apart_and_dead_runs_are_taken_over(tmp_path, slee
     assert (tmp_path / ".claims" / "busy").exists()
 
 
+def test_closing_gives_back_this_runs_claims_even_when_interrupted(tmp_path, sleeper):
+    """An interrupted run closes with claims still held: its own go, another run's stay."""
+    outputs = OutputFolder(tmp_path, RESOLVED)
+    assert outputs.claim("mine") and outputs.claim("also-mine")
+    (tmp_path / ".claims" / "theirs").write_text(str(sleeper.pid))
+    outputs.close()
+    assert [p.name for p in (tmp_path / ".claims").iterdir()] == ["theirs"]
+    (tmp_path / ".claims" / "theirs").unlink()
+    assert outputs.claim("mine")
+    outputs.close()
+    assert not (tmp_path / ".claims").exists()
+
+
 def test_clean_removes_only_what_dead_processes_left(tmp_path, sleeper):
     dead = dead_pid()
     (tmp_path / f".mesh.{dead}.tmp-abc.obj").write_text("half")

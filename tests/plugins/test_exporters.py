@@ -21,6 +21,7 @@ from facerecon.params import field_doc
 from facerecon.registry import Registry
 from plugins.exporters.envmap import tonemap
 from plugins.exporters.maps import encode
+from facerecon.report.strips import read_panels
 
 WIDTH, HEIGHT, FOCAL, TEXTURE, RADIUS = 128, 96, 300.0, 32, 80.0
 ROTATION = np.array([np.pi + 0.1, 0.2, 0.05])
@@ -133,7 +134,7 @@ def test_obj_round_trip(registry, tmp_path, posed):
     assert sorted(p.name for p in written) == [
         "diffuse.png", "mesh.mtl", "mesh.obj", "roughness.png", "specular.png"]
     mesh = trimesh.load(tmp_path / "mesh.obj", process=False, maintain_order=True)
-    np.testing.assert_allclose(mesh.vertices, result.vertices, atol=1e-5)
+    np.testing.assert_allclose(mesh.vertices, result.vertices * YUP, atol=1e-5)  # y up by default
     np.testing.assert_array_equal(mesh.faces, result.faces)
     np.testing.assert_allclose(mesh.visual.uv, result.uvs, atol=1e-6)
     texture = np.asarray(mesh.visual.material.image)[..., :3]
@@ -149,14 +150,27 @@ def test_obj_round_trip(registry, tmp_path, posed):
     assert first_face == f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}"
 
 
-def test_obj_y_up_without_maps(registry, tmp_path, posed):
+def test_obj_camera_frame_without_maps(registry, tmp_path, posed):
     result, _ = posed
-    exporter = make_exporter(registry, tmp_path, "obj", maps=False, frame="y-up", filename="bare")
+    exporter = make_exporter(registry, tmp_path, "obj", maps=False, frame="camera", filename="bare")
     assert [p.name for p in exporter.export(result, tmp_path)] == ["bare.obj"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.obj"]
     mesh = trimesh.load(tmp_path / "bare.obj", process=False, maintain_order=True)
-    np.testing.assert_allclose(mesh.vertices, result.vertices * YUP, atol=1e-5)
-    np.testing.assert_allclose(mesh.vertex_normals, result.normals * YUP, atol=1e-5)
+    np.testing.assert_allclose(mesh.vertices, result.vertices, atol=1e-5)
+    np.testing.assert_allclose(mesh.vertex_normals, result.normals, atol=1e-5)
+
+
+def test_y_up_opens_the_model_upright_where_the_pose_put_it(registry, tmp_path, posed):
+    """The default frame is the model's own axes (y up, +z out of the face) for a face that looks at
+    the camera: with the pose's half turn about x removed, OBJ and PLY hold the model's vertices
+    moved by the turned translation only, so several faces of one photo keep their arrangement."""
+    result, model = posed
+    frontal = dataclasses.replace(result, rotation=np.array([np.pi, 0.0, 0.0], np.float32),
+                                  vertices=(model * YUP + TRANSLATION).astype(np.float32))
+    for name in ("obj", "ply"):
+        (path, *_) = make_exporter(registry, tmp_path, name).export(frontal, tmp_path)
+        mesh = trimesh.load(path, process=False, maintain_order=True)
+        np.testing.assert_allclose(mesh.vertices, model + TRANSLATION * YUP, atol=1e-4)
 
 
 def test_glb_round_trip_material_and_camera(registry, tmp_path, posed):
@@ -203,7 +217,7 @@ def test_ply_vertex_colours_sample_the_diffuse_map(registry, tmp_path, posed):
     (path,) = make_exporter(registry, tmp_path, "ply").export(result, tmp_path)
     assert path.read_bytes().startswith(b"ply\nformat binary_little_endian")
     mesh = trimesh.load(path, process=False)
-    np.testing.assert_allclose(mesh.vertices, result.vertices, rtol=1e-6)
+    np.testing.assert_allclose(mesh.vertices, result.vertices * YUP, rtol=1e-6)
     np.testing.assert_array_equal(mesh.faces, result.faces)
     rows = (1 - result.uvs[:, 1]) * TEXTURE - 0.5
     cols = result.uvs[:, 0] * TEXTURE - 0.5
@@ -258,11 +272,17 @@ def test_envmap_png_and_npy(registry, tmp_path, posed):
 
 def test_render_strip_panels_and_overlay(registry, tmp_path, posed):
     result, _ = posed
-    (path,) = make_exporter(registry, tmp_path, "render-strip", zoom=None).export(result, tmp_path)
+    path, sidecar = make_exporter(registry, tmp_path, "render-strip", zoom=None).export(result, tmp_path)
     strip = read_png(path)
     photo_width = round(WIDTH * 256 / HEIGHT)
     # input, overlay, render, illumination at the photo's aspect; three square maps
     assert strip.shape == (256, 4 * photo_width + 3 * 256, 3)
+    # the sidecar names every panel, and reports cut them out again
+    assert sidecar.name == "render.panels.json"
+    panels = read_panels(path)
+    assert list(panels) == ["input", "overlay", "render", "diffuse", "specular", "roughness", "illumination"]
+    assert [p.shape[1] for p in panels.values()] == [photo_width] * 3 + [256] * 3 + [photo_width]
+    np.testing.assert_array_equal(panels["diffuse"], strip[:, 3 * photo_width:3 * photo_width + 256])
 
     exporter = make_exporter(registry, tmp_path, "render-strip", panel_height=None, labels=False,
                              landmark_radius=0, filename="plain", zoom=None)
@@ -270,6 +290,7 @@ def test_render_strip_panels_and_overlay(registry, tmp_path, posed):
     assert strip.shape == (HEIGHT, 4 * WIDTH + 3 * HEIGHT, 3)
     photo, overlay = strip[:, :WIDTH].astype(int), strip[:, WIDTH:2 * WIDTH].astype(int)
     np.testing.assert_array_equal(photo, result.image)
+    np.testing.assert_array_equal(read_panels(tmp_path / "plain.png")["overlay"], overlay)
     covered = result.renders["mask"][..., 0] > 0.5
     assert 1500 < covered.sum() < 0.7 * WIDTH * HEIGHT
     assert (overlay[~covered] == photo[~covered]).all()

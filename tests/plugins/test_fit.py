@@ -100,8 +100,9 @@ def test_obj_loads_with_trimesh(astronaut_run):
     assert len(mesh.faces) == written_faces and 45_000 < len(mesh.vertices) <= written_vertices
     assert np.isfinite(mesh.vertices).all()
     assert mesh.visual.uv is not None and len(mesh.visual.uv) == len(mesh.vertices)
-    # Camera frame in mm: the head sits in front of the camera and has a head's size.
-    assert mesh.vertices[:, 2].min() > 0
+    # The photo's camera frame turned y up (the default), mm: the head sits in front of the camera
+    # (along -z) and has a head's size.
+    assert mesh.vertices[:, 2].max() < 0
     extent = mesh.vertices.max(0) - mesh.vertices.min(0)
     assert 100 < extent[0] < 250 and 100 < extent[1] < 300, extent
 

@@ -22,7 +22,7 @@ from plugins.losses.blur import gaussian_blur, gaussian_kernel
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 NAMES = [
     "landmark", "photometric", "gaussian-prior", "sh-prior", "texture-symmetry", "texture-consistency",
-    "texture-chromaticity", "texture-smoothness", "texture-range", "shape-truth",
+    "texture-chromaticity", "texture-smoothness", "texture-range", "shape-truth", "size-prior",
 ]
 T = 8
 
@@ -157,7 +157,7 @@ def test_every_loss_returns_one_differentiable_value_per_face(build, device):
         "texture-smoothness": "roughness", "texture-range": "diffuse",
     }
     for name in NAMES:
-        if name == "shape-truth":  # needs a model's shapes and the ground truth: LossContract covers it
+        if name in ("shape-truth", "size-prior"):  # need a model's shapes: LossContract and own tests cover them
             continue
         value = build(name, device).raw(inputs)
         assert value.shape == (b,) and value.dtype == torch.float32 and value.device.type == device, name
@@ -504,3 +504,30 @@ def test_texture_range(build):
     assert after < before
     with pytest.raises(RecipeError, match=r"roughness_range: must be \[min, max\] with min < max, got \[0.9, 0.1\]"):
         build("texture-range", roughness_range=(0.9, 0.1))
+
+
+# --- size prior ---------------------------------------------------------------------------------
+
+def test_size_prior_measures_the_size_change_of_the_identity():
+    """On bfm-lite: identity component 0 grows the head by ~3 % per std; scaling the shape it makes
+    reproduces the loss's first-order size change, and a shape-only change costs little."""
+    from facerecon.api import build as build_component
+    from plugins.losses.priors import size_directions
+
+    model = build_component("morphable_model", "bfm-lite", texture_size=16)
+    directions = size_directions(model)
+    assert directions.shape == (model.n_identity,)
+    assert 0.02 < float(directions[0]) < 0.04 and float(directions[1:].abs().max()) < 0.01
+    loss = build_component("loss", "size-prior", tolerance=0.01)
+    identity = torch.zeros(2, model.n_identity)
+    identity[0, 0] = 1.0                 # mostly size
+    identity[1, 1] = 1.0                 # mostly shape
+    values = loss(LossInputs(coefficients={"identity": identity}, model=model))
+    assert float(values[0]) == pytest.approx((float(directions[0]) / 0.01) ** 2, rel=1e-5)
+    assert float(values[1]) < 0.01 * float(values[0])
+    with torch.no_grad():
+        mean = model.shape(torch.zeros(1, model.n_identity), torch.zeros(1, model.n_expression))[0]
+        grown = model.shape(identity[:1], torch.zeros(1, model.n_expression))[0]
+    m = mean - mean.mean(0)
+    scale = float(((grown - grown.mean(0)) * m).sum() / m.pow(2).sum())
+    assert scale - 1 == pytest.approx(float(directions[0]), rel=0.05)
