@@ -22,7 +22,10 @@ class FitParams:
     faces: Literal["all", "largest"] = param("all", "Fit every detected face, or only the largest one per image.")
     image_size: int = param(256, "Side in pixels of the square face crop the fit renders and compares.", ge=16, le=4096)
     crop_margin: float = param(1.6, "Crop side relative to the landmarks' extent.", gt=0)
-    focal: float = param(2.0, "Initial focal length in units of the crop side (2.0 ≈ 28° field of view).", gt=0)
+    focal: float = param(
+        1.5, "Initial focal length in units of the photo's longer side (1.5 ≈ 37° field of view across it); every "
+        "face of a photo starts with the same camera, so a small face far from the photo's centre is seen at a "
+        "real lens's angle.", gt=0)
     batch_size: int = param(
         1, "Faces fitted together (from one or several images); each face's result is the same as alone. "
         "Larger batches are faster per face, on a GPU especially.", ge=1)

@@ -46,6 +46,7 @@ class FaceJob:
     Attributes:
         name: output folder name (``<image-stem>[_faceN]``); image: (H, W, 3) uint8 photo;
         landmarks: detected, photo pixels; crop: the square window the task renders;
+        focal: the initial focal length in crop pixels;
         rotation (3,) Euler angles and translation (3,) mm from PnP; folder: where results go;
         started: when the face was found (for its row's seconds).
     """
@@ -54,6 +55,7 @@ class FaceJob:
     image: np.ndarray
     landmarks: Landmarks
     crop: Crop
+    focal: float
     rotation: np.ndarray
     translation: np.ndarray
     folder: Path
@@ -75,12 +77,18 @@ class FaceCollector:
         detector, landmarker: the recipe's face and landmark detectors.
         outputs: the run's output folder.
         debug: let a face's exceptions through (``--debug``) instead of recording them.
+        focal_unit: what ``params.focal`` is in units of: ``"crop"``, the crop side (a network's
+            framing, the same for every crop), or ``"photo"``, the photo's longer side (one camera
+            for every face of a photo: a small face far from the photo's centre is seen at the
+            angle a real lens sees it, not through a crop-sized focal's field of view of 100° and more).
     """
 
     def __init__(self, params: Any, pipeline: FacePipeline, detector: Any, landmarker: Any, outputs: OutputFolder,
-                 debug: bool = False) -> None:
+                 debug: bool = False, focal_unit: str = "crop") -> None:
+        if focal_unit not in ("crop", "photo"):
+            raise ValueError(f"focal_unit must be 'crop' or 'photo', not {focal_unit!r}")
         self.params, self.pipeline, self.detector, self.landmarker = params, pipeline, detector, landmarker
-        self.outputs, self.debug = outputs, debug
+        self.outputs, self.debug, self.focal_unit = outputs, debug, focal_unit
         model = pipeline.model
         device = model.faces.device
         with torch.no_grad():
@@ -88,10 +96,11 @@ class FaceCollector:
                                torch.zeros(1, model.n_expression, device=device), model.landmarks)[0]
         self._pnp_model = mean[_PNP_POINTS].cpu().numpy()
 
-    @property
-    def focal(self) -> float:
-        """Initial focal in crop pixels."""
-        return float(self.params.focal * self.params.image_size)
+    def focal(self, image: np.ndarray, crop: Crop) -> float:
+        """Initial focal in ``crop`` pixels for a face of ``image`` (see ``focal_unit``)."""
+        if self.focal_unit == "photo":
+            return float(self.params.focal * max(image.shape[:2]) * crop.scale)
+        return float(self.params.focal * crop.size)
 
     def jobs(self, dataset: Any, summary: RunSummary) -> Iterator[FaceJob]:
         """Every face still to do, claimed for this run. Unreadable images, images without a face,
@@ -150,9 +159,9 @@ class FaceCollector:
         """Crop around the landmarks and solve the initial pose on the mean shape."""
         detected = np.asarray(landmarks.points, np.float64)
         crop = crop_around(detected, self.params.image_size, self.params.crop_margin)
-        job = FaceJob(name=name, image=image, landmarks=landmarks, crop=crop, rotation=np.zeros(3),
-                      translation=np.zeros(3), folder=folder)
-        job.rotation, job.translation = solve_pose(self._pnp_model, crop.to_crop(detected)[_PNP_POINTS], self.focal,
+        job = FaceJob(name=name, image=image, landmarks=landmarks, crop=crop, focal=self.focal(image, crop),
+                      rotation=np.zeros(3), translation=np.zeros(3), folder=folder)
+        job.rotation, job.translation = solve_pose(self._pnp_model, crop.to_crop(detected)[_PNP_POINTS], job.focal,
                                                    tuple(job.principal))
         return job
 
@@ -175,7 +184,7 @@ class FaceCollector:
         return {
             "rotation": euler_to_matrix(rotations),
             "translation": torch.as_tensor(np.stack([job.translation for job in jobs]), dtype=torch.float32, device=device),
-            "focal": torch.full((len(jobs),), self.focal, device=device),
+            "focal": torch.as_tensor([job.focal for job in jobs], dtype=torch.float32, device=device),
         }
 
 

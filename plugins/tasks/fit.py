@@ -31,7 +31,7 @@ class FitTask(Task):
         self.pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
         self.stages = self._prepare_stages(recipe.stages, build)
         collector = FaceCollector(self.params, self.pipeline, build("face_detector"), build("landmark_detector"),
-                                  context.outputs, context.debug)
+                                  context.outputs, context.debug, focal_unit="photo")
         self.collector, self.debug = collector, context.debug
         self.writer = ResultWriter(self.pipeline, {key: build(node) for key, node in recipe.exporters.items()},
                                    context.outputs, context.recipe, self.params)
