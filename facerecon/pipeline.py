@@ -70,21 +70,29 @@ class DecodedFaces:
         camera: the crop camera (focal (B,), principal (B, 2), the crop's size).
         landmarks: (B, 68, 3) camera-frame 3D landmarks in mm.
         vertices: (B, V, 3) camera-frame vertices in mm, or None when only landmarks were decoded.
-        normals: (B, V, 3) unit vertex normals, or None with ``vertices``.
         textures: reflectance maps (statistical maps + offsets), or None when not decoded.
         base_textures: the statistical maps alone (detached), or None.
         light: (B, K, 3) lighting coefficients.
         values: the physical values decoded.
+        triangles: (F, 3) the mesh's triangles (for :attr:`normals`).
     """
 
     camera: Camera
     landmarks: torch.Tensor
     vertices: torch.Tensor | None
-    normals: torch.Tensor | None
     textures: Textures | None
     base_textures: Textures | None
     light: torch.Tensor
     values: dict[str, torch.Tensor]
+    triangles: torch.Tensor | None = None
+
+    @functools.cached_property
+    def normals(self) -> torch.Tensor | None:
+        """(B, V, 3) unit vertex normals, computed on first use (renders and exports need them; a
+        network's estimate alone does not), or None without ``vertices``."""
+        if self.vertices is None:
+            return None
+        return vertex_normals(self.vertices, self.triangles)
 
 
 class FacePipeline:
@@ -122,6 +130,7 @@ class FacePipeline:
             values: physical values of every group of :attr:`layout` (B leading).
             targets: supplies the crop size and principal point.
             geometry: decode every vertex (needed to render); False decodes only the landmarks.
+                Vertex normals are computed when first read (:attr:`DecodedFaces.normals`).
             textures: decode the reflectance maps.
         """
         model = self.model
@@ -130,9 +139,8 @@ class FacePipeline:
         if geometry:
             vertices = apply_pose(model.shape(identity, expression), rotation, translation)
             landmarks = vertices[:, model.landmarks]
-            normals = vertex_normals(vertices, model.faces)
         else:
-            vertices = normals = None
+            vertices = None
             landmarks = apply_pose(model.shape(identity, expression, model.landmarks), rotation, translation)
         maps = base = None
         if textures:
@@ -140,7 +148,8 @@ class FacePipeline:
             maps = self.add_offsets(base, values.get("textures"))
             base = Textures(base.diffuse.detach(), base.specular.detach(), base.roughness.detach())
         return DecodedFaces(camera=self.camera(values, targets), landmarks=landmarks, vertices=vertices,
-                            normals=normals, textures=maps, base_textures=base, light=values["light"], values=values)
+                            textures=maps, base_textures=base, light=values["light"], values=values,
+                            triangles=model.faces)
 
     @staticmethod
     def add_offsets(base: Textures, offsets: torch.Tensor | None) -> Textures:

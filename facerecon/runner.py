@@ -1,6 +1,7 @@
 """Runs a recipe: validate, prepare the output folder, build the task, run it, summarise."""
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -41,7 +42,8 @@ def run_recipe(
     The recipe's inputs are checked (by building its dataset) before the output folder is made;
     then leftovers of killed runs are removed, the fully resolved recipe is written to
     ``<output>/recipe.resolved.yaml``, the task runs, and ``summary.json`` and ``failures.csv``
-    list every input with its status; ``report.html`` and ``contact_sheet.png`` show them.
+    list every input with its status; ``report.html`` and ``contact_sheet.png`` show them
+    (written by the process of rank 0 alone when torchrun starts several: ``RANK`` in the environment).
     """
     overrides = {"output": output, "device": device, "seed": seed, "dataset.input": input}
     recipe = load_recipe(recipe_path, host.registry, sets, overrides)
@@ -79,8 +81,9 @@ def run_recipe(
     finally:
         outputs.close()
     summary.seconds = summary.seconds or time.perf_counter() - started
-    write_summary(summary, out)
-    write_run_report(out)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun the first process alone reports
+        write_summary(summary, out)
+        write_run_report(out)
     return summary
 
 

@@ -49,7 +49,8 @@ from .prediction import Prediction
 from .truth import FaceTruth
 
 __all__ = ["NOW_LANDMARKS", "NOSE_TIP", "ScoreSettings", "GeometryScore", "FaceScore", "face_region",
-           "score_geometry", "score_prediction", "score_baseline", "score_photo", "envmap_irradiance", "METRICS"]
+           "region_around_nose", "vertex_distances", "score_geometry", "score_prediction", "score_baseline",
+           "score_photo", "envmap_irradiance", "METRICS"]
 
 #: iBUG-68 indices of NoW's seven alignment landmarks: outer and inner eye corners (subject's
 #: right eye first), the nose bottom and the two mouth corners.
@@ -109,10 +110,25 @@ class FaceScore:
 
 def face_region(truth: FaceTruth, radius: float) -> np.ndarray:
     """(V,) bool: truth vertices of the surface (in a triangle) within ``radius`` mm of the nose tip."""
-    tip = truth.vertices[truth.landmark_vertices[NOSE_TIP]]
-    on_surface = np.zeros(len(truth.vertices), bool)
-    on_surface[np.asarray(truth.faces).ravel()] = True
-    return on_surface & (np.linalg.norm(truth.vertices - tip, axis=1) <= radius)
+    return region_around_nose(truth.vertices, truth.faces, truth.landmark_vertices, radius)
+
+
+def region_around_nose(vertices: np.ndarray, faces: np.ndarray, landmark_vertices: np.ndarray,
+                       radius: float) -> np.ndarray:
+    """(V,) bool: vertices of the surface (in a triangle) within ``radius`` mm of the nose tip (the
+    vertex of iBUG-68 landmark 30), for (V, 3) ``vertices`` in any frame (mm)."""
+    vertices = np.asarray(vertices)
+    tip = vertices[np.asarray(landmark_vertices)[NOSE_TIP]]
+    on_surface = np.zeros(len(vertices), bool)
+    on_surface[np.asarray(faces).ravel()] = True
+    return on_surface & (np.linalg.norm(vertices - tip, axis=1) <= radius)
+
+
+def vertex_distances(vertices: np.ndarray, target: np.ndarray, scale: bool = False) -> tuple[np.ndarray, Similarity]:
+    """Vertex-to-vertex distances (N,) in mm between corresponding (N, 3) points after the best rigid
+    (with ``scale``: similarity) fit of ``vertices`` onto ``target``, and that fit."""
+    fit = similarity_fit(vertices, target, scale=scale)
+    return np.linalg.norm(fit(vertices) - np.asarray(target, np.float64), axis=1), fit
 
 
 def _stats(prefix: str, distances: np.ndarray) -> dict[str, float]:
@@ -140,8 +156,7 @@ def score_geometry(vertices: np.ndarray, faces: np.ndarray, landmark_vertices: n
 
     vertex_errors = None
     if same_topology:
-        fit = similarity_fit(vertices[region], target, scale=settings.scale)
-        distances = np.linalg.norm(fit(vertices[region]) - target, axis=1)
+        distances, fit = vertex_distances(vertices[region], target, settings.scale)
         vertex_errors = np.full(len(vertices), np.nan)
         vertex_errors[region] = distances
         metrics.update(_stats("v2v", distances))

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 from ..params import ParamError, param
 
-__all__ = ["DrawSettings"]
+__all__ = ["DrawSettings", "BACKGROUNDS"]
+
+#: scikit-image images (``skimage.data.<name>``) that show no human face and need no download: the
+#: backgrounds of synthetic face photos (:func:`facerecon.evaluation.backgrounds.background`).
+BACKGROUNDS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "moon", "clock",
+               "hubble_deep_field", "immunohistochemistry")
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,13 @@ class AutoLandmarkParams:
             "installed is used.",
         factory=lambda: ["face-mesh", "dlib"],
     )
+    combine: Literal["first", "mean"] = param(
+        "first", "first: the first detector of the list that is installed answers; mean: every installed one "
+        "answers and each landmark is their confidence-weighted mean (independent detectors' errors partly "
+        "cancel), except on a face where they disagree by more than `disagreement`: there the first answers.")
+    disagreement: float = param(
+        0.15, "With combine: mean, the mean distance between the detectors' landmarks, in outer-eye-corner "
+        "distances, above which they are not averaged (one of them has lost the face).", gt=0)
     face_mesh: FaceMeshParams = param(doc="Settings of the face-mesh detector.", factory=FaceMeshParams)
     dlib: DlibLandmarkParams = param(doc="Settings of the dlib landmark detector.", factory=DlibLandmarkParams)
 

@@ -15,6 +15,8 @@ import numpy as np
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector, Landmarks
 
 from . import AutoFaceParams, AutoLandmarkParams
+from facerecon.landmarks import OUTER_EYE_CORNERS
+
 from .common import BackendUnavailable, DetectorSetupError
 
 __all__ = ["AutoFaceDetector", "AutoLandmarkDetector"]
@@ -88,24 +90,37 @@ class AutoFaceDetector(FaceDetector):
 
 
 class AutoLandmarkDetector(LandmarkDetector):
-    """The first installed landmark detector of its list.
+    """The first installed landmark detector of its list, or (``combine: mean``) the
+    confidence-weighted mean of every installed one.
 
     Attributes:
-        backend: the name of the detector used.
+        backend: the name of the detector used (``"mean of a, b"`` when combining).
         unavailable: why each of the detectors before it could not be built, by name.
     """
 
     def __init__(self, params: AutoLandmarkParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        built, self.unavailable = _build_available(
-            "landmark_detector", _landmark_detectors(), params, context, first_only=True
+        self._detectors, self.unavailable = _build_available(
+            "landmark_detector", _landmark_detectors(), params, context, first_only=params.combine == "first"
         )
-        (self.backend, self._detector), = built.items()
+        names = list(self._detectors)
+        self.backend = names[0] if len(names) == 1 else f"mean of {', '.join(names)}"
 
     def detect(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """(H, W, 3) uint8 RGB and a face box -> (68, 2) float32 pixel coordinates (x, y)."""
-        return self._detector.detect(image, box)
+        return self.locate(image, box).points
 
     def locate(self, image: np.ndarray, box: FaceBox) -> Landmarks:
         """(H, W, 3) uint8 RGB and a face box -> the 68 landmarks and their confidences."""
-        return self._detector.locate(image, box)
+        answers = [detector.locate(image, box) for detector in self._detectors.values()]
+        if len(answers) == 1:
+            return answers[0]
+        points = np.stack([np.asarray(a.points, np.float64) for a in answers])  # (D, 68, 2)
+        confidence = np.stack([np.asarray(a.confidence, np.float64) for a in answers])  # (D, 68)
+        first = points[0]
+        eyes = max(float(np.linalg.norm(first[OUTER_EYE_CORNERS[0]] - first[OUTER_EYE_CORNERS[1]])), 1e-6)
+        if np.linalg.norm(points - first, axis=-1).mean(-1).max() / eyes > self.params.disagreement:
+            return answers[0]
+        weights = confidence + 1e-6  # equal weights where every detector gives 0
+        mean = (points * weights[..., None]).sum(0) / weights.sum(0)[..., None]
+        return Landmarks(points=mean.astype(np.float32), confidence=confidence.mean(0).astype(np.float32))

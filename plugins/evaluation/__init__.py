@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from facerecon import hookimpl, param
-from facerecon.evaluation.settings import DrawSettings
+from facerecon.evaluation.settings import BACKGROUNDS, DrawSettings
 from facerecon.params import ParamError
-
-#: scikit-image images (``skimage.data.<name>``) that show no human face and need no download.
-BACKGROUNDS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "moon", "clock",
-               "hubble_deep_field", "immunohistochemistry")
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ class PredictionExporter(Exporter):
 class NowExporter(Exporter):
     """Writes ``<stem>.obj`` and ``<stem>.npy`` (its 7 NoW landmark points); module docstring."""
 
+    writes_maps = False
+
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Write both files; return their paths."""
         landmarks = _landmark_vertices(result, "now")
@@ -112,6 +114,8 @@ def keypoint_barycentrics(faces: np.ndarray, vertices: np.ndarray) -> list[list[
 class RealyExporter(Exporter):
     """Writes ``<stem>.obj`` with the model's topology and, with ``template``, ``realy_template.obj``
     and ``realy_keypoints.txt``; module docstring."""
+
+    writes_maps = False
 
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Write the files; return their paths."""

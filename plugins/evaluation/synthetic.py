@@ -4,7 +4,7 @@ inverse crime.
 The faces come from a morphable model's priors (:func:`facerecon.evaluation.draw.draw_truth`), but
 the photos are made by a renderer, a BSDF and a light that facerecon's fits do not use
 (:mod:`.photo`: Mitsuba's path tracer, principled BSDF, sun and ambient light) over photo
-backgrounds (:mod:`.backgrounds`); the fit detects the landmarks itself.
+backgrounds (:mod:`facerecon.evaluation.backgrounds`); the fit detects the landmarks itself.
 
 Files live in ``<cache>/synthetic-faces/<key>/``: ``faceNNN.png`` (the photo) and
 ``faceNNN.truth.npz`` (:func:`facerecon.evaluation.truth.save_truth`). The key hashes a format
@@ -84,7 +84,7 @@ class SyntheticFaces(Dataset):
                 yield Sample(name=name, image=None, path=photo, error=str(exc), truth=truth)
 
     def _generate(self, index: int, photo: Path, truth_path: Path) -> None:
-        from .backgrounds import background
+        from facerecon.evaluation.backgrounds import background
         from .photo import render_photo
 
         params = self.params

@@ -31,6 +31,8 @@ def tonemap(linear: np.ndarray, exposure: float, curve: str) -> np.ndarray:
 class EnvmapExporter(Exporter):
     """Writes the result's environment map; nothing when the result has none."""
 
+    writes_maps = False
+
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Write ``<filename>.png`` (and ``.npy`` when ``save_npy``); return the paths."""
         if result.envmap is None:

@@ -20,6 +20,8 @@ __all__ = ["LossPlotExporter"]
 class LossPlotExporter(Exporter):
     """Writes ``<filename>.png``; nothing when the result has no losses."""
 
+    writes_maps = False
+
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Plot every non-empty stage; return the path written."""
         stages = {name: np.asarray(values, dtype=np.float64)

@@ -77,6 +77,8 @@ class ParamsExporter(Exporter):
     """Writes ``<filename>.json``: coefficients, pose, camera intrinsics/extrinsics, light,
     conventions, landmarks and the result's info dict."""
 
+    writes_maps = False
+
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Write the JSON file; return its path."""
         height, width = result.image.shape[:2]
@@ -113,6 +115,8 @@ class ParamsExporter(Exporter):
 class LandmarksExporter(Exporter):
     """Writes ``<filename>.json``: detected and fitted 68 landmarks (input-image pixels) and the
     mean pixel distance between them. Writes nothing when neither set exists."""
+
+    writes_maps = False
 
     def export(self, result: FaceResult, folder: Path) -> list[Path]:
         """Write the JSON file; return its path (or nothing without landmarks)."""

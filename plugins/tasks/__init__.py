@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Optional
 
 from facerecon import hookimpl, param
-from facerecon.params import Component
+from facerecon.evaluation.settings import BACKGROUNDS, DrawSettings
+from facerecon.params import Component, ParamError
 from facerecon.recipe.schema import ComponentNode
 
 
@@ -57,41 +58,36 @@ class NetworkParams:
 
 @dataclass(frozen=True)
 class SyntheticParams:
-    """Random faces drawn from the components' priors, rendered into face crops with their ground truth.
+    """Random faces drawn as the ``synthetic-faces`` evaluation set draws them, rendered into face crops
+    by facerecon's renderer, with their ground truth.
 
-    Faces are drawn with the generator seeded by (seed, index); the training faces and the held-out
-    validation faces come from different seeds. Sets are cached under the cache folder
-    (``network-faces/<key>``), keyed by these settings, the crop settings and the components.
+    Face i of a set is drawn with its own random stream (seed, i), apart from any evaluation set's;
+    the training faces and the held-out validation faces come from different seeds. Sets are
+    cached under the cache folder (``network-faces/<key>``), keyed by these settings, the crop
+    settings and the components.
     """
 
-    count: int = param(1024, "Training faces (0: train on the dataset's photos only).", ge=0)
-    validation: int = param(64, "Held-out faces the network is measured on after each epoch (0: none).", ge=0)
-    seed: int = param(0, "Seed of the training faces; the validation faces use seed + 1000003.")
+    count: int = param(4096, "Training faces (0: train on the dataset's photos only).", ge=0)
+    validation: int = param(128, "Held-out faces the network is measured on after each epoch (0: none).", ge=0)
+    seed: int = param(0, "Seed of the training faces; the validation faces use seed + 1000003.", ge=0)
     renderer: Optional[Annotated[ComponentNode, Component("renderer")]] = param(
         None, "Renderer of the synthetic photos; unset: the recipe's renderer.")
-    identity_std: float = param(1.0, "Identity coefficients are N(0, identity_std²) (standard deviations).")
-    expression_std: float = param(1.0, "Expression coefficients are N(0, expression_std²).")
-    albedo_std: float = param(1.0, "Albedo coefficients (models that have them) are N(0, albedo_std²).")
-    coefficient_limit: float = param(3.0, "Coefficients are clipped to ± this many standard deviations.")
-    yaw_deg: float = param(60.0, "Head yaw is uniform in ± this many degrees.")
-    pitch_deg: float = param(25.0, "Head pitch is uniform in ± this many degrees.")
-    roll_deg: float = param(20.0, "Head roll is uniform in ± this many degrees.")
-    focal: tuple[float, float] = param((1.0, 3.0), "Range of the photo's focal length, in photo widths.")
-    face_fraction: tuple[float, float] = param(
-        (0.2, 0.6), "Range of the face's landmark extent, in photo widths (sets the depth).")
-    offset: float = param(0.25, "The face centre lies up to this fraction of the photo width from the photo centre.")
+    draw: DrawSettings = param(
+        doc="Distributions of shape, expression, pose, camera, light and painted skin: by default those of the "
+        "synthetic-faces evaluation set (the photo's image_size only sets the resolution the face is framed in "
+        "before cropping; a texture_size near the crop's side paints faster, e.g. 256 for crops up to ~128 px).",
+        factory=DrawSettings)
     jitter: float = param(0.04, "Crop jitter: random shift and scale change of the crop, in crop sides (detector noise).",
-                          ge=0)
-    ambient: tuple[float, float] = param((0.15, 0.7), "Range of the uniform ambient radiance (linear).")
-    sun: tuple[float, float] = param((0.0, 2.5), "Range of the directional light's irradiance (linear).")
-    sun_angle_deg: float = param(80.0, "Largest angle between the directional light and the direction to the camera.")
-    skin_tone: float = param(0.12, "Standard deviation of the per-channel diffuse albedo offset (skin tone).")
-    texture_noise: float = param(0.03, "Standard deviation of the smooth per-texel diffuse albedo variation.")
-    noise: float = param(2.0, "Standard deviation of the sensor noise, in 8-bit levels.", ge=0)
+                          ge=0, le=0.5)
+    noise: float = param(2.0, "Standard deviation of the sensor noise, in 8-bit levels.", ge=0, le=64)
     backgrounds: list[str] = param(
-        doc="scikit-image pictures without faces (skimage.data.<name>) cropped for backgrounds; none: grey.",
-        factory=lambda: ["coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "moon",
-                         "clock", "hubble_deep_field", "immunohistochemistry", "camera", "horse"])
+        doc=f"scikit-image pictures without faces (skimage.data.<name>, among {', '.join(BACKGROUNDS)}) cropped "
+        "for backgrounds.", factory=lambda: list(BACKGROUNDS))
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.backgrounds) - set(BACKGROUNDS))
+        if not self.backgrounds or unknown:
+            raise ParamError("backgrounds", f"must name images among {', '.join(BACKGROUNDS)}; got {unknown or 'none'}")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ landmarks, the crop the network was trained on, the output folder's claims) and 
 the trained network ``batch_size`` at a time. The recipe's
 ``stages``, if any, then refine the network's estimate by test-time optimisation
 (:func:`facerecon.optimize.run_stage` starting from the network's physical values), and every
-face is written exactly as ``fit`` writes it (:class:`.faces.ResultWriter`). Each face's row
+face is written exactly as ``fit`` writes it (:class:`.faces.ResultWriter`); the texture decoders
+run only when an exporter writes maps (:attr:`facerecon.interfaces.Exporter.writes_maps`). Each face's row
 reports the landmark error of the network alone (``network_landmark_error_iod``) next to the
 final one (``landmark_error_iod``).
 """
@@ -60,8 +61,10 @@ class ReconstructTask(Task):
                                  framing.focal, params.resume)
         self.collector = FaceCollector(collecting, self.pipeline, build("face_detector"), build("landmark_detector"),
                                        context.outputs, context.debug)
-        self.writer = ResultWriter(self.pipeline, {key: build(node) for key, node in recipe.exporters.items()},
-                                   context.outputs, context.recipe, params)
+        exporters = {key: build(node) for key, node in recipe.exporters.items()}
+        self.writer = ResultWriter(self.pipeline, exporters, context.outputs, context.recipe, params)
+        #: Whether the texture decoders run: only when an exporter writes maps (statistical maps otherwise).
+        self.decode_maps = any(exporter.writes_maps for exporter in exporters.values())
         self.stages = self._prepare_stages(recipe.stages, build)
         self.debug = context.debug
         summary = RunSummary()
@@ -141,7 +144,7 @@ class ReconstructTask(Task):
         targets = self.collector.targets(jobs, device)
         started = time.perf_counter()
         with torch.no_grad():
-            values = self.network(linear_to_srgb(targets.image).clamp(0, 1), targets.principal)
+            values = self.network(linear_to_srgb(targets.image).clamp(0, 1), targets.principal, textures=self.decode_maps)
             decoded = self.pipeline.decode(values, targets, geometry=False, textures=False)
             _, network_error = landmark_error(decoded.camera.project(decoded.landmarks), targets.landmarks)
         network_seconds = (time.perf_counter() - started) / len(jobs)

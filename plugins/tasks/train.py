@@ -32,7 +32,7 @@ from facerecon.runner import RESOLVED_NAME
 from .facesets import FaceSet
 from .network import build_network, load_checkpoint, load_network_state, load_optimizer_state, save_checkpoint
 from .photos import photo_faces
-from .synthetic import PriorSampler, set_key, synthetic_faces
+from .synthetic import set_key, synthetic_faces
 from .training import Distributed, PreparedStage, Trainer, measure
 
 __all__ = ["TrainTask", "LAST_CHECKPOINT"]
@@ -78,7 +78,7 @@ class TrainTask(Task):
         pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), renderer)
         network = build_network(recipe, build, pipeline).to(dist.device)
         stages = self._prepare_stages(recipe.stages, build, pipeline, dist.rank)
-        train, validation = self._faces(context, pipeline, network, dist)
+        train, validation = self._faces(context, pipeline, dist)
         trainer = Trainer(network, pipeline, stages, params, dist)
         summary = RunSummary()
         started = time.perf_counter()
@@ -123,8 +123,7 @@ class TrainTask(Task):
             prepared.append(PreparedStage(name, stage, losses, renderer, free, scales, delays))
         return prepared
 
-    def _faces(self, context: RunContext, pipeline: FacePipeline, network: Any,
-               dist: Distributed) -> tuple[FaceSet, FaceSet | None]:
+    def _faces(self, context: RunContext, pipeline: FacePipeline, dist: Distributed) -> tuple[FaceSet, FaceSet | None]:
         """The training faces and the validation faces (synthetic ones with ground truth first)."""
         params, build = self.params, context.build
         size, margin = params.image_size, params.crop_margin
@@ -132,19 +131,18 @@ class TrainTask(Task):
         train_parts, validation_parts = [], []
         if params.data in ("synthetic", "both") or synthetic.validation > 0:
             renderer = build(synthetic.renderer) if synthetic.renderer is not None else pipeline.renderer
-            sampler = PriorSampler(pipeline, synthetic, network.heads.framing)
-            cache = Path(build.cache_dir) / "network-faces" / set_key(pipeline, renderer, synthetic, size, margin,
-                                                                       params.focal)
+            cache = Path(build.cache_dir) / "network-faces" / set_key(pipeline, renderer, synthetic, size, margin)
             for count, seed, wanted, label in (
                     (synthetic.count, synthetic.seed, params.data in ("synthetic", "both"), "synthetic training faces"),
                     (synthetic.validation, synthetic.seed + VALIDATION_SEED_OFFSET, True, "synthetic validation faces")):
                 if count <= 0 or not wanted:
                     continue
+                arguments = (pipeline, renderer, synthetic, count, seed, size, margin, cache, label)
                 if dist.main:  # rank 0 renders (or reads) the set, then every rank reads it
-                    faces = synthetic_faces(pipeline, renderer, sampler, synthetic, count, seed, size, margin, cache, label)
+                    faces = synthetic_faces(*arguments)
                 dist.barrier()
                 if not dist.main:
-                    faces = synthetic_faces(pipeline, renderer, sampler, synthetic, count, seed, size, margin, cache, label)
+                    faces = synthetic_faces(*arguments)
                 (train_parts if "training" in label else validation_parts).append(faces)
         if params.data in ("photos", "both"):
             photos = self._photo_faces(context, dist)
@@ -185,14 +183,19 @@ class TrainTask(Task):
         return faces
 
     def _baselines(self, trainer: Trainer, validation: FaceSet) -> dict[str, float]:
-        """Errors of the mean face placed at the true pose and camera (the reference a network must beat)."""
+        """Errors of the evaluation's reference shapes placed at the true pose and camera (what a
+        network must beat): the mean face, and the mean identity with the true expression."""
         if not validation.truth:
             return {}
-        values = dict(validation.truth)
-        values["identity"] = torch.zeros_like(values["identity"])
-        values["expression"] = torch.zeros_like(values["expression"])
-        metrics = measure(trainer.pipeline, values, validation, trainer.device)
-        return {f"mean_face_{k}": v for k, v in metrics.items()}
+        out = {}
+        for name, keep in (("mean_face", ()), ("expression_only", ("expression",))):
+            values = dict(validation.truth)
+            for group in ("identity", "expression"):
+                if group not in keep:
+                    values[group] = torch.zeros_like(values[group])
+            metrics = measure(trainer.pipeline, values, validation, trainer.device)
+            out.update({f"{name}_{k}": v for k, v in metrics.items()})
+        return out
 
     # -- the loop ----------------------------------------------------------------------------
     def _train(self, context: RunContext, trainer: Trainer, train: FaceSet, validation: FaceSet | None,
@@ -353,9 +356,10 @@ class TrainingLog:
         for ax, key in zip(axes[0][1:], metrics):
             epochs = [e for e in history["epochs"] if key in e]
             ax.plot([e["epoch"] for e in epochs], [e[key] for e in epochs], marker="o", label="network")
-            baseline = history["baselines"].get(f"mean_face_{key}")
-            if baseline is not None:
-                ax.axhline(baseline, color="grey", ls="--", label="mean face")
+            for name, style in (("mean_face", "--"), ("expression_only", ":")):
+                baseline = history["baselines"].get(f"{name}_{key}")
+                if baseline is not None:
+                    ax.axhline(baseline, color="grey", ls=style, label=name.replace("_", " "))
             ax.set_xlabel("epoch")
             ax.set_title(f"validation {key}")
             ax.legend(fontsize=7)
@@ -399,7 +403,8 @@ class TrainingLog:
                 if key in first and first["stage"] == "untrained":
                     row[f"{key}_untrained"] = first[key]
         for key, value in self.history["baselines"].items():
-            if key in (f"mean_face_{k}" for k in ("geometry_mm", "geometry_mm_scaled", "landmark_px")):
+            if key in (f"{name}_{k}" for name in ("mean_face", "expression_only")
+                       for k in ("geometry_mm", "geometry_mm_scaled", "landmark_px")):
                 row[key] = round(value, 5)
         if state.get("train_seconds"):
             row["train_images_per_s"] = round(state["images"] / state["train_seconds"], 2)

@@ -6,7 +6,8 @@ AdamW optimiser (``lr`` × ``lr_scale[group]`` per part) and a learning-rate sch
 network in DistributedDataParallel when several processes train. ``step`` runs one batch: network
 -> physical values -> the batched face pipeline (rendering when a loss needs pixels) -> the
 stage's losses per face -> their mean -> backward, clipping, update. ``validate`` measures the
-network on faces with ground truth (geometry error in mm after rigid alignment, landmark error).
+network on faces with ground truth (the evaluation's vertex-to-vertex error in mm after rigid and
+similarity alignment, landmark error).
 
 :class:`Distributed` reads torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``) and
 starts the process group (NCCL on CUDA, gloo on CPU).
@@ -19,13 +20,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from facerecon.errors import FaceReconError
 from facerecon.pipeline import FacePipeline
 
-from .accuracy import geometry_error, landmark_error
+from .accuracy import geometry_distances, landmark_error
 from .facesets import FaceSet, batch_targets, truth_values
 from .network import FaceNetwork
 
@@ -282,10 +284,12 @@ class Trainer:
 def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: FaceSet, device: torch.device,
             chunk: int = 32) -> dict[str, float]:
     """Landmark and (with ground truth) geometry errors of physical ``values`` (N, ...) for ``faces``:
-    ``landmark_px``, ``landmark_iod``, ``geometry_mm`` (rigid alignment), ``geometry_mm_scaled``
-    (similarity alignment)."""
+    ``landmark_px`` and ``landmark_iod`` (means over faces); ``geometry_mm`` and
+    ``geometry_mm_scaled``: the evaluation's vertex-to-vertex mean over every face-region point of
+    every face, after rigid and similarity alignment (:func:`.accuracy.geometry_distances`)."""
     model = pipeline.model
-    px, iod, mm, scaled = [], [], [], []
+    px, iod = [], []
+    distances: dict[str, list] = {"rigid": [], "scaled": []}
     start = 0
     for batch in torch.utils.data.DataLoader(faces, batch_size=chunk, shuffle=False):
         _, targets = batch_targets(batch, device)
@@ -300,10 +304,10 @@ def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: Face
         if truth:
             predicted = model.shape(own["identity"], own["expression"])
             true = model.shape(truth["identity"], truth["expression"])
-            mm.append(geometry_error(predicted, true, model.face_mask))
-            scaled.append(geometry_error(predicted, true, model.face_mask, scale=True))
+            for key, value in geometry_distances(predicted, true, model.faces, model.landmarks).items():
+                distances[key].append(value)
     metrics = {"landmark_px": float(torch.cat(px).mean()), "landmark_iod": float(torch.cat(iod).mean())}
-    if mm:
-        metrics["geometry_mm"] = float(torch.cat(mm).mean())
-        metrics["geometry_mm_scaled"] = float(torch.cat(scaled).mean())
+    if distances["rigid"]:
+        metrics["geometry_mm"] = float(np.concatenate(distances["rigid"]).mean())
+        metrics["geometry_mm_scaled"] = float(np.concatenate(distances["scaled"]).mean())
     return metrics

@@ -15,10 +15,12 @@ from facerecon.api import build
 from facerecon.geometry import apply_pose, euler_to_matrix
 from facerecon.heads import CropFraming, ParameterHeads, look_rotation
 from facerecon.pipeline import FacePipeline, FaceTargets
+from facerecon.evaluation.draw import draw_truth
+from facerecon.evaluation.settings import DrawSettings
 from plugins.tasks import SyntheticParams
-from plugins.tasks.accuracy import geometry_error, landmark_error, rigid_align
+from plugins.tasks.accuracy import geometry_distances, landmark_error
 from plugins.tasks.crop import crop_around
-from plugins.tasks.synthetic import PriorSampler, project_light, synthetic_faces
+from plugins.tasks.synthetic import face_generator, project_light, sun_and_ambient, synthetic_faces
 
 SIZE = 64
 MARGIN = 1.6
@@ -106,34 +108,60 @@ def test_light_projection_recovers_the_lightings_own_coefficients(pipeline):
     assert torch.allclose(project_light(lighting, radiance), true, atol=1e-3)
 
 
-def test_rigid_alignment_removes_pose_only():
+def test_sun_and_ambient_light_the_faces_as_the_truth_says(pipeline):
+    """The projected light gives the irradiance FaceTruth defines, π·ambient + sun·max(0, n·d), within
+    what 3 SH bands hold of a sun (the clamped cosine's bands l <= 2 miss up to ~15 % of its peak
+    near the terminator)."""
+    lighting = pipeline.lighting
+    direction = torch.nn.functional.normalize(torch.tensor([[0.3, -0.5, -0.8], [0.0, 0.0, -1.0]]), dim=-1)
+    sun, ambient = torch.tensor([[2.5, 2.2, 2.0], [3.0, 3.0, 3.0]]), torch.tensor([[0.2, 0.2, 0.25], [0.1, 0.1, 0.1]])
+    light = sun_and_ambient(lighting, direction, sun, ambient)
+    normals = torch.nn.functional.normalize(torch.randn(2, 200, 3, generator=torch.Generator().manual_seed(0)), dim=-1)
+    normals[:, 0] = direction
+    expected = math.pi * ambient[:, None] + (normals @ direction[..., None]).clamp(min=0) * sun[:, None]
+    irradiance = lighting.irradiance(light, normals)
+    error = (irradiance - expected).abs() / expected.amax((1, 2), keepdim=True)
+    assert error.amax() < 0.2 and error.mean() < 0.04, (error.amax(), error.mean())
+    assert torch.allclose(irradiance[:, 0], expected[:, 0], rtol=0.05)
+
+
+def test_geometry_distances_remove_pose_and_with_scale_size(pipeline):
+    model = pipeline.model
     gen = torch.Generator().manual_seed(0)
-    shape = torch.randn(2, 50, 3, generator=gen) * 40
+    identity = torch.randn(2, model.n_identity, generator=gen)
+    with torch.no_grad():
+        shape = model.shape(identity, torch.zeros(2, model.n_expression))
     moved = apply_pose(shape, euler_to_matrix(torch.tensor([[0.3, -0.2, 0.1], [1.0, 0.5, -0.4]])),
                        torch.tensor([[5.0, -3.0, 200.0], [0.0, 10.0, 400.0]]))
-    assert torch.allclose(rigid_align(moved, shape), shape, atol=1e-3)
-    assert geometry_error(moved, shape).max() < 1e-3
+    same = geometry_distances(moved, shape, model.faces, model.landmarks)
+    assert same["rigid"].max() < 1e-3 and same["scaled"].max() < 1e-3
+    # The evaluation's face region: vertices within 95 mm of the nose tip (a part of the head).
+    assert 0.2 * 2 * model.n_vertices < len(same["rigid"]) < 0.9 * 2 * model.n_vertices
+    bigger = geometry_distances(moved * 1.05, shape, model.faces, model.landmarks)
+    assert bigger["rigid"].mean() > 1.0 and bigger["scaled"].max() < 1e-3
     bumped = shape.clone()
-    bumped[:, :, 2] += 2.0 * (torch.arange(50) % 2).float()  # a shape change alignment cannot remove
-    assert geometry_error(moved, bumped).min() > 0.5
-    assert geometry_error(moved * 1.1, shape).min() > 1.0 and geometry_error(moved * 1.1, shape, scale=True).max() < 1e-3
+    bumped[:, :, 2] += 2.0 * (torch.arange(model.n_vertices) % 2).float()  # a shape change alignment cannot remove
+    assert geometry_distances(moved, bumped, model.faces, model.landmarks)["scaled"].mean() > 0.5
     points = torch.zeros(1, 68, 2)
     points[0, 36:42, 0], points[0, 42:48, 0] = 0.0, 40.0
     pixels, relative = landmark_error(points + torch.tensor([3.0, 4.0]), points)
     assert pixels.item() == pytest.approx(5.0) and relative.item() == pytest.approx(5.0 / 40.0)
 
 
-def test_synthetic_faces_keep_a_consistent_truth(pipeline, framing):
+def test_synthetic_faces_keep_a_consistent_truth(pipeline):
     """Rendered crops show the face where its true values project it; face i does not depend on the
-    number of faces or the chunking; and the untrained framing is the crop's."""
-    params = SyntheticParams(backgrounds=["coffee"])
-    sampler = PriorSampler(pipeline, params, framing)
-    faces = synthetic_faces(pipeline, pipeline.renderer, sampler, params, 3, seed=5, size=SIZE, margin=MARGIN,
-                            cache=None, chunk=2)
+    number of faces or the chunking, and is not face i of the synthetic-faces evaluation set."""
+    params = SyntheticParams(backgrounds=["coffee"], draw=DrawSettings(texture_size=64))
+    faces = synthetic_faces(pipeline, pipeline.renderer, params, 3, seed=5, size=SIZE, margin=MARGIN, cache=None,
+                            chunk=2)
     assert faces.images.shape == (3, SIZE, SIZE, 3) and faces.images.dtype == torch.uint8
-    again = synthetic_faces(pipeline, pipeline.renderer, sampler, params, 1, seed=5, size=SIZE, margin=MARGIN, cache=None)
+    again = synthetic_faces(pipeline, pipeline.renderer, params, 1, seed=5, size=SIZE, margin=MARGIN, cache=None)
     assert torch.equal(again.images[0], faces.images[0])
     truth = dict(faces.truth)
+    drawn = draw_truth(pipeline.model, face_generator(5, 0), params.draw)
+    assert np.allclose(truth["identity"][0].numpy(), drawn.identity)
+    evaluation = draw_truth(pipeline.model, np.random.default_rng([5, 0]), params.draw)  # synthetic-faces' face 0
+    assert not np.allclose(drawn.identity, evaluation.identity)
     targets = FaceTargets(image=torch.zeros(3, SIZE, SIZE, 3), principal=faces.principal)
     decoded = pipeline.decode(truth, targets, geometry=False, textures=False)
     assert torch.allclose(decoded.camera.project(decoded.landmarks), faces.landmarks, atol=1e-2)

@@ -43,7 +43,7 @@ task:
   precision: fp32
   tensorboard: false
   network: {texture_decoder: {type: upconv, channels: 16, min_channels: 8}}
-  synthetic: {count: 24, validation: 8, backgrounds: [coffee, brick]}
+  synthetic: {count: 24, validation: 8, backgrounds: [coffee, brick], draw: {texture_size: 64}}
 encoder: {type: timm, backbone: resnet10t, out_features: 32, input_size: 48}
 model: {type: bfm-lite, texture_size: 16}
 reflectance: {type: cook-torrance}
@@ -96,7 +96,7 @@ def _network_from_checkpoint(host, path: Path):
 
 def test_checkpoint_reloads_to_the_same_predictions(host, straight):
     from plugins.tasks.train import TrainTask, VALIDATION_SEED_OFFSET
-    from plugins.tasks.synthetic import PriorSampler, set_key, synthetic_faces
+    from plugins.tasks.synthetic import set_key, synthetic_faces
     from plugins.tasks.training import measure
 
     files = sorted(p.name for p in (straight / "checkpoints").iterdir())
@@ -105,11 +105,10 @@ def test_checkpoint_reloads_to_the_same_predictions(host, straight):
     assert recipe.root.task.type == "train" and recipe.root.encoder.params.backbone == "resnet10t"
     assert metadata["training"]["stage"] == 1 and metadata["training"]["global_epoch"] == 2
     params = recipe.root.task.params
-    faces = synthetic_faces(pipeline, pipeline.renderer, PriorSampler(pipeline, params.synthetic, network.heads.framing),
-                            params.synthetic, params.synthetic.validation, params.synthetic.seed + VALIDATION_SEED_OFFSET,
-                            params.image_size, params.crop_margin,
+    faces = synthetic_faces(pipeline, pipeline.renderer, params.synthetic, params.synthetic.validation,
+                            params.synthetic.seed + VALIDATION_SEED_OFFSET, params.image_size, params.crop_margin,
                             cache_dir() / "network-faces" / set_key(pipeline, pipeline.renderer, params.synthetic,
-                                                                     params.image_size, params.crop_margin, params.focal))
+                                                                     params.image_size, params.crop_margin))
     images = faces.images.float() / 255
     with torch.no_grad():
         first, second = network(images, faces.principal), network(images, faces.principal)
@@ -155,7 +154,7 @@ def _gradients_of_one_step(rank: int, world: int, recipe_path: str, indices: lis
     from facerecon.pipeline import FacePipeline
     from plugins.tasks.facesets import FaceSet
     from plugins.tasks.network import build_network
-    from plugins.tasks.synthetic import PriorSampler, synthetic_faces
+    from plugins.tasks.synthetic import synthetic_faces
     from plugins.tasks.train import TrainTask
     from plugins.tasks.training import Distributed, Trainer
 
@@ -170,9 +169,8 @@ def _gradients_of_one_step(rank: int, world: int, recipe_path: str, indices: lis
         task = TrainTask(recipe.root.task.params, None)
         stages = task._prepare_stages(recipe.root.stages, build, pipeline, dist.rank)
         params = recipe.root.task.params
-        faces: FaceSet = synthetic_faces(pipeline, pipeline.renderer,
-                                         PriorSampler(pipeline, params.synthetic, network.heads.framing),
-                                         params.synthetic, max(indices) + 1, 7, params.image_size, params.crop_margin, None)
+        faces: FaceSet = synthetic_faces(pipeline, pipeline.renderer, params.synthetic, max(indices) + 1, 7,
+                                         params.image_size, params.crop_margin, None)
         mine = faces.subset(indices[rank::world])  # what DistributedSampler gives each process
         trainer = Trainer(network, pipeline, stages, params, dist)
         trainer.begin_stage(1, steps_per_epoch=1)
