@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from facerecon.contour import contour_weights
 from facerecon.interfaces import BuildContext, Loss, LossInputs
 from facerecon.landmarks import OUTER_EYE_CORNERS
 
@@ -16,7 +17,8 @@ class LandmarkLoss(Loss):
 
     With ``use_confidence`` and ``landmarks_confidence`` in the inputs, each point's weight is
     multiplied by the detector's confidence in it (a hidden jaw point of a turned head then
-    pulls nothing).
+    pulls nothing). With ``fade_turned_jaw`` the jaw contour's weight also falls with the
+    head's yaw estimated from the detected points (:func:`facerecon.contour.contour_weights`).
 
     With the defaults this is NextFace's mean squared pixel distance over the points it keeps.
     Deep3DFaceRecon divides by the point count (68) instead of Σ w: multiply its weight (1.6e-3)
@@ -46,6 +48,8 @@ class LandmarkLoss(Loss):
         weights = self.point_weights.to(squared).expand_as(squared)
         if self.params.use_confidence and inputs.landmarks_confidence is not None:
             weights = weights * inputs.landmarks_confidence.to(squared).clamp(0.0, 1.0)
+        if self.params.fade_turned_jaw:
+            weights = weights * contour_weights(target.detach()).to(squared)
         return (squared * weights).sum(-1) / weights.sum(-1).clamp(min=1e-6)
 
     @staticmethod

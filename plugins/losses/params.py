@@ -93,6 +93,12 @@ class LandmarkParams:
         "Multiply each point's weight by the landmark detector's confidence in it, when the detector "
         "gives one (hidden contour points of a turned head then pull nothing).",
     )
+    fade_turned_jaw: bool = param(
+        True,
+        "On a turned head, fade the jaw contour points (0-16) out: their weight falls from 1 at 25° "
+        "to 0 at 45° of yaw estimated from the detected landmarks (see facerecon.contour); a "
+        "detector's contour then no longer lies on the model's fixed jaw vertices.",
+    )
 
     def __post_init__(self) -> None:
         if not any(point_weights(self.jaw, self.point_weights)):

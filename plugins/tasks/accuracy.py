@@ -6,8 +6,9 @@
   numbers compare with the ``evaluate`` task's ``v2v``. The scaled alignment matters for a crop
   framed by the landmarks: it does not show the head's size, which only faint perspective cues
   reveal, and the largest identity component of BFM is mostly size;
-- :func:`landmark_error`: mean 2D distance (pixels) between predicted and true landmarks, and the
-  same divided by the distance between the eye centres (``iod``, as the fit's results report it).
+- :func:`landmark_error`: mean 2D distance (pixels) between predicted and true (or detected,
+  then weighted by how far each is trusted) landmarks, and the same divided by the distance
+  between the eye centres (``iod``, as the fit's results report it).
 """
 from __future__ import annotations
 
@@ -40,9 +41,18 @@ def geometry_distances(predicted: torch.Tensor, truth: torch.Tensor, faces: torc
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def landmark_error(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def landmark_error(predicted: torch.Tensor, truth: torch.Tensor,
+                   weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """((B,) mean landmark distance in pixels, (B,) the same over the inter-ocular distance) for
-    (B, 68, 2) iBUG-68 landmarks."""
-    distance = (predicted - truth).norm(dim=-1).mean(-1)
+    (B, 68, 2) iBUG-68 landmarks; with (B, 68) ``weights`` (detected landmarks weighed by
+    :func:`facerecon.contour.landmark_trust`) the weighted mean, the plain one for a face whose
+    weights sum to 0."""
+    distances = (predicted - truth).norm(dim=-1)
+    if weights is None:
+        distance = distances.mean(-1)
+    else:
+        total = weights.sum(-1)
+        weighted = (distances * weights).sum(-1) / total.clamp(min=1e-6)
+        distance = torch.where(total > 1e-6, weighted, distances.mean(-1))
     eyes = (truth[:, 36:42].mean(1) - truth[:, 42:48].mean(1)).norm(dim=-1).clamp(min=1e-6)
     return distance, distance / eyes

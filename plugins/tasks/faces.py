@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from facerecon.contour import landmark_trust
 from facerecon.errors import FaceReconError
 from facerecon.geometry import euler_to_matrix, matrix_to_euler
 from facerecon.imaging import srgb_to_linear
@@ -30,6 +31,7 @@ from facerecon.pipeline import DecodedFaces, FacePipeline, FaceTargets
 from facerecon.progress import RunProgress
 from facerecon.recipe import to_plain
 
+from .accuracy import landmark_error
 from .crop import Crop, crop_around
 from .pnp import solve_pose
 
@@ -188,6 +190,16 @@ class FaceCollector:
         }
 
 
+def _landmark_error_iod(fitted: np.ndarray, detected: Landmarks) -> float:
+    """Mean distance between (68, 2) fitted and detected landmarks over the eye centres' distance,
+    each point weighed by how far it is trusted (:func:`facerecon.contour.landmark_trust`: the
+    detector's confidence, and on a turned head less of the jaw contour), as the landmark loss
+    weighs it: points the detector marks hidden do not count."""
+    points = torch.as_tensor(np.asarray(detected.points, np.float64))[None]
+    weights = landmark_trust(points, torch.as_tensor(np.asarray(detected.confidence, np.float64))[None])
+    return float(landmark_error(torch.as_tensor(np.asarray(fitted, np.float64))[None], points, weights)[1][0])
+
+
 class ResultWriter:
     """Builds a finished face's :class:`FaceResult`, judges it, and writes its folder at once.
 
@@ -210,14 +222,11 @@ class ResultWriter:
             with torch.no_grad():
                 result = self.result(job, values, targets, losses)
             _check_finite(result)
-            detected = np.asarray(job.landmarks.points, np.float64)
-            eyes = np.linalg.norm(detected[36:42].mean(0) - detected[42:48].mean(0))
             out = {
                 "face": job.name,
                 "status": "ok",
                 "seconds": round(time.perf_counter() - job.started, 2),
-                "landmark_error_iod": float(np.linalg.norm(result.landmarks_fitted - detected, axis=1).mean()
-                                            / max(eyes, 1e-6)),
+                "landmark_error_iod": _landmark_error_iod(result.landmarks_fitted, job.landmarks),
                 "psnr_face": result.info.get("psnr_face"),
                 **row,
             }

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from facerecon.contour import landmark_trust
 from facerecon.errors import FaceReconError
 from facerecon.imaging import linear_to_srgb
 from facerecon.interfaces import RunContext, RunSummary, Task
@@ -146,7 +147,8 @@ class ReconstructTask(Task):
         with torch.no_grad():
             values = self.network(linear_to_srgb(targets.image).clamp(0, 1), targets.principal, textures=self.decode_maps)
             decoded = self.pipeline.decode(values, targets, geometry=False, textures=False)
-            _, network_error = landmark_error(decoded.camera.project(decoded.landmarks), targets.landmarks)
+            trust = landmark_trust(targets.landmarks, targets.landmarks_confidence)
+            _, network_error = landmark_error(decoded.camera.project(decoded.landmarks), targets.landmarks, trust)
         network_seconds = (time.perf_counter() - started) / len(jobs)
         histories: dict[str, StageHistory] = {}
         if self.stages:

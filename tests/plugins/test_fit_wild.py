@@ -84,7 +84,7 @@ def facing_yaw(rotation: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     """The canvas and the two turned faces fitted in one run: (summary, output folder, rows by face)."""
-    from plugins.evaluation.backgrounds import background
+    from facerecon.evaluation.backgrounds import background
     from plugins.evaluation.photo import render_photo
 
     photos = tmp_path_factory.mktemp("wild")
