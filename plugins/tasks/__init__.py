@@ -33,7 +33,9 @@ class FitParams:
                          "(a face made with other settings is redone).")
     suspect_landmark_error: float = param(
         0.15, "A face whose fitted landmarks lie further than this from the detected ones, in inter-ocular "
-        "distances, is marked 'suspect' (a false face or a fit gone astray) instead of 'ok'.", gt=0)
+        "distances (its row's landmark_error_iod: points weighed by the detector's confidence, a turned "
+        "head's jaw contour faded, as the landmark loss weighs them), is marked 'suspect' (a false face "
+        "or a fit gone astray) instead of 'ok'.", gt=0)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16, le=16384)
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
                                          ge=2, le=8192)
@@ -158,7 +160,7 @@ class ReconstructParams:
     resume: bool = param(True, "Skip faces whose output folder is complete from an earlier run of the same recipe.")
     suspect_landmark_error: float = param(
         0.15, "A face whose final landmarks lie further than this from the detected ones, in inter-ocular "
-        "distances, is marked 'suspect' instead of 'ok'.", gt=0)
+        "distances (weighed as for the fit task), is marked 'suspect' instead of 'ok'.", gt=0)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16)
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
                                          ge=2, le=8192)

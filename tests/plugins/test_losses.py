@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import plugins.losses
+from facerecon.contour import NOSE_DEPTH, contour_weights, estimated_yaw
 from facerecon.interfaces import BuildContext, Loss, LossInputs, RenderOutput, Textures
 from facerecon.landmarks import IBUG68_GROUPS, NEXTFACE_DROPPED_JAW
 from facerecon.params import field_doc
@@ -169,8 +170,12 @@ def test_every_loss_returns_one_differentiable_value_per_face(build, device):
 # --- landmark -----------------------------------------------------------------------------------
 
 def landmarks(batch: int = 2, seed: int = 0) -> torch.Tensor:
+    """(batch, 68, 2) random points, the nose tip (30) midway between the outer eye corners (36,
+    45): a face looking at the camera, whose jaw contour the loss keeps."""
     g = torch.Generator().manual_seed(seed)
-    return 40 + 100 * torch.rand(batch, 68, 2, generator=g)
+    points = 40 + 100 * torch.rand(batch, 68, 2, generator=g)
+    points[:, 30] = (points[:, 36] + points[:, 45]) / 2
+    return points
 
 
 def test_landmark_zero_at_optimum_and_mean_squared_pixels(build):
@@ -251,6 +256,29 @@ def test_landmark_confidence_weighs_each_point(build):
     assert values[0].item() == 0.0 and values[1].item() == pytest.approx(100.0 / 68, rel=1e-5)
     ignoring = build("landmark", jaw="all", use_confidence=False).raw(inputs)
     assert torch.allclose(ignoring, torch.full((2,), 100.0 / 68))
+
+
+def test_landmark_jaw_contour_fades_out_as_the_head_turns(build):
+    """The nose tip off the eye corners' middle by NOSE_DEPTH·tan(yaw) half eye distances: the
+    jaw contour weighs fully up to 25° of yaw, partly between, nothing from 45°."""
+    target = landmarks(1)
+    right, left = target[0, 36], target[0, 45]
+    jaw_off, inner_off = target.clone(), target.clone()
+    jaw_off[0, 3, 0] += 10.0
+    inner_off[0, 40, 0] += 10.0
+    loss, keeping = build("landmark", jaw="all"), build("landmark", jaw="all", fade_turned_jaw=False)
+    jaw_values = []
+    for yaw in (0.0, 20.0, 35.0, 50.0, -50.0):
+        turned = target.clone()
+        turned[0, 30] = (right + left) / 2 + (left - right) / 2 * NOSE_DEPTH * math.tan(math.radians(yaw))
+        jaw_off[0, 30], inner_off[0, 30] = turned[0, 30], turned[0, 30]
+        assert estimated_yaw(turned).item() == pytest.approx(yaw, abs=1e-3)
+        jaw_values.append(loss(LossInputs(landmarks_pred=jaw_off, landmarks_target=turned)).item())
+        inner = loss(LossInputs(landmarks_pred=inner_off, landmarks_target=turned)).item()
+        assert inner == pytest.approx(100.0 / (68 - 17 * (1 - contour_weights(turned)[0, 0].item())), rel=1e-5)
+        assert keeping(LossInputs(landmarks_pred=jaw_off, landmarks_target=turned)).item() == pytest.approx(100.0 / 68)
+    assert jaw_values[0] == pytest.approx(100.0 / 68) and jaw_values[1] == pytest.approx(100.0 / 68)
+    assert 0 < jaw_values[2] < 100.0 / 68 and jaw_values[3] == 0.0 and jaw_values[4] == 0.0
 
 
 # --- photometric --------------------------------------------------------------------------------
