@@ -156,7 +156,11 @@ class AutoLandmarkParams:
     combine: Literal["first", "mean"] = param(
         "first", "first: the first detector of the list that is installed answers; mean: every installed one "
         "answers and each landmark is their confidence-weighted mean (independent detectors' errors partly "
-        "cancel), except on a face where they disagree by more than `disagreement`: there the first answers.")
+        "cancel), except on a face turned more than `frontal_yaw` or where they disagree by more than "
+        "`disagreement`: there the first answers.")
+    frontal_yaw: float = param(
+        25.0, "With combine: mean, the largest head yaw in degrees (estimated from the first detector's landmarks, "
+        "facerecon.contour) at which the detectors are averaged; dlib's predictor is a frontal model.", gt=0, le=90)
     disagreement: float = param(
         0.15, "With combine: mean, the mean distance between the detectors' landmarks, in outer-eye-corner "
         "distances, above which they are not averaged (one of them has lost the face).", gt=0)

@@ -15,6 +15,9 @@ import numpy as np
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector, Landmarks
 
 from . import AutoFaceParams, AutoLandmarkParams
+import torch
+
+from facerecon.contour import estimated_yaw
 from facerecon.landmarks import OUTER_EYE_CORNERS
 
 from .common import BackendUnavailable, DetectorSetupError
@@ -119,7 +122,9 @@ class AutoLandmarkDetector(LandmarkDetector):
         confidence = np.stack([np.asarray(a.confidence, np.float64) for a in answers])  # (D, 68)
         first = points[0]
         eyes = max(float(np.linalg.norm(first[OUTER_EYE_CORNERS[0]] - first[OUTER_EYE_CORNERS[1]])), 1e-6)
-        if np.linalg.norm(points - first, axis=-1).mean(-1).max() / eyes > self.params.disagreement:
+        yaw = float(estimated_yaw(torch.as_tensor(first[None], dtype=torch.float32))[0])
+        disagreement = np.linalg.norm(points - first, axis=-1).mean(-1).max() / eyes
+        if abs(yaw) > self.params.frontal_yaw or disagreement > self.params.disagreement:
             return answers[0]
         weights = confidence + 1e-6  # equal weights where every detector gives 0
         mean = (points * weights[..., None]).sum(0) / weights.sum(0)[..., None]

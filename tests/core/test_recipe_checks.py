@@ -189,8 +189,8 @@ def test_misspelled_group_on_bfm_lite_suggests_the_group_of_another_model():
 
 
 def test_group_names_everywhere_they_appear(write_recipe, builtins):
-    text = QUICKSTART.read_text().replace("free: [pose, focal, expression, identity]",
-                                          "free: [pose, focal, expresion, identity, albedo]")
+    text = QUICKSTART.read_text().replace("free: [pose, focal, expression]",
+                                          "free: [pose, focal, expresion, albedo]")
     text = text.replace("lr_scale: {pose: 0.2}", "lr_scale: {pose: 0.2, lihgt: 2}")
     text = text.replace("prior: {type: gaussian-prior, weight: 0.01}",
                         "prior: {type: gaussian-prior, weight: 0.01, groups: {identity: 1, sahpe: 2}}")
@@ -203,7 +203,7 @@ def test_group_names_everywhere_they_appear(write_recipe, builtins):
         "(free: [light, pose, identity, expression])\n"
         f"  {p}:{lines['expresion']}: stages.landmarks.free.2: unknown parameter group 'expresion' (did you mean "
         f"'expression'?). {groups}\n"
-        f"  {p}:{lines['expresion']}: stages.landmarks.free.4: unknown parameter group 'albedo': 'albedo' is a group "
+        f"  {p}:{lines['expresion']}: stages.landmarks.free.3: unknown parameter group 'albedo': 'albedo' is a group "
         f"of bfm2009; this recipe's model bfm-lite has none. {groups}\n"
         f"  {p}:{lines['lihgt']}: stages.photometric.lr_scale.lihgt: unknown parameter group 'lihgt' (did you mean "
         f"'light'?). {groups}\n"

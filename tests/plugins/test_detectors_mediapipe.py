@@ -411,3 +411,21 @@ def test_auto_landmarks_prefer_the_face_mesh(context, blazeface, mesh):
     image = portrait("cameraman")
     box = blazeface.detect(image)[0]
     np.testing.assert_array_equal(auto.locate(image, box).points, mesh.locate(image, box).points)
+
+
+def test_combined_landmarks_average_frontal_faces_and_leave_turned_ones_to_the_mesh(context, blazeface, mesh,
+                                                                                     dlib_landmarks):
+    """``auto`` with ``combine: mean``: on the frontal astronaut every point is the confidence-weighted
+    mean of face-mesh's and dlib's; on the turned cameraman (dlib's frontal model fails) face-mesh answers."""
+    combined = AutoLandmarkDetector(AutoLandmarkParams(combine="mean"), context)
+    assert combined.backend == "mean of face-mesh, dlib"
+    image = portrait("astronaut")
+    box = blazeface.detect(image)[0]
+    first, second = mesh.locate(image, box), dlib_landmarks.locate(image, box)
+    weights = np.stack([first.confidence, second.confidence]) + 1e-6
+    expected = (weights[0, :, None] * first.points + weights[1, :, None] * second.points) / weights.sum(0)[:, None]
+    assert np.allclose(combined.locate(image, box).points, expected, atol=1e-3)
+    assert np.linalg.norm(first.points - second.points, axis=1).max() > 1.0  # the two do differ
+    turned = portrait("cameraman")
+    box = blazeface.detect(turned)[0]
+    assert np.array_equal(combined.locate(turned, box).points, mesh.locate(turned, box).points)
