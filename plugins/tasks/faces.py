@@ -35,7 +35,7 @@ from .accuracy import landmark_error
 from .crop import Crop, crop_around
 from .pnp import solve_pose
 
-__all__ = ["FaceJob", "FaceCollector", "ResultWriter", "face_failure"]
+__all__ = ["FaceJob", "FaceCollector", "ResultWriter", "face_failure", "prepare_stages"]
 
 # iBUG-68 landmarks used to solve the initial pose: brows, nose, eyes, mouth (no jaw contour).
 _PNP_POINTS = np.arange(17, 68)
@@ -352,3 +352,16 @@ def _psnr(render: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> f
         return None
     mse = float(((render - target).pow(2) * weight).sum() / weight.sum())
     return round(10.0 * math.log10(1.0 / max(mse, 1e-12)), 3)
+
+
+def prepare_stages(stages: dict, pipeline: Any, build: Any) -> list[tuple[str, Any, dict, Any]]:
+    """(name, stage, built losses, renderer or None) per recipe stage, in order; the stage's group
+    names (``free``, ``lr_scale``, ``delay``) checked against ``pipeline.layout``."""
+    prepared = []
+    for name, stage in stages.items():
+        for field_name, names in (("free", stage.free), ("lr_scale", stage.lr_scale), ("delay", stage.delay)):
+            pipeline.layout.expand(names, what=f"parameter group in stages.{name}.{field_name}")
+        losses = {key: build(node) for key, node in stage.losses.items()}
+        renderer = build(stage.renderer) if stage.renderer is not None else None
+        prepared.append((name, stage, losses, renderer))
+    return prepared

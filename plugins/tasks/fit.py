@@ -8,7 +8,6 @@ from several images share a batch; each face's folder is written as soon as its 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import torch
 
@@ -16,7 +15,7 @@ from facerecon.interfaces import RunContext, RunSummary, Task
 from facerecon.optimize import LeafParameters, StageHistory, run_stage
 from facerecon.pipeline import FacePipeline
 
-from .faces import FaceCollector, FaceJob, ResultWriter, face_failure
+from .faces import FaceCollector, FaceJob, ResultWriter, face_failure, prepare_stages
 
 __all__ = ["FitTask"]
 
@@ -29,7 +28,7 @@ class FitTask(Task):
         finished faces."""
         recipe, build = context.recipe.root, context.build
         self.pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
-        self.stages = self._prepare_stages(recipe.stages, build)
+        self.stages = prepare_stages(recipe.stages, self.pipeline, build)
         collector = FaceCollector(self.params, self.pipeline, build("face_detector"), build("landmark_detector"),
                                   context.outputs, context.debug, focal_unit="photo")
         self.collector, self.debug = collector, context.debug
@@ -49,17 +48,6 @@ class FitTask(Task):
             self.collector.finished(queue)
         summary.seconds = time.perf_counter() - started
         return summary
-
-    def _prepare_stages(self, stages, build) -> list[tuple[str, Any, dict, Any]]:
-        """(name, stage, built losses, renderer) per recipe stage; group names checked."""
-        prepared = []
-        for name, stage in stages.items():
-            for field_name, names in (("free", stage.free), ("lr_scale", stage.lr_scale), ("delay", stage.delay)):
-                self.pipeline.layout.expand(names, what=f"parameter group in stages.{name}.{field_name}")
-            losses = {key: build(node) for key, node in stage.losses.items()}
-            renderer = build(stage.renderer) if stage.renderer is not None else None
-            prepared.append((name, stage, losses, renderer))
-        return prepared
 
     def _fit_batch(self, jobs: list[FaceJob], summary: RunSummary) -> None:
         """Fit a batch of faces through every stage and write each face that did not diverge.

@@ -27,7 +27,7 @@ from facerecon.pipeline import FacePipeline
 from facerecon.recipe import Builder, to_plain
 
 from .accuracy import landmark_error
-from .faces import FaceCollector, FaceJob, ResultWriter, face_failure
+from .faces import FaceCollector, FaceJob, ResultWriter, face_failure, prepare_stages
 from .network import build_network, checkpoint_recipe, load_checkpoint, load_network_state
 
 __all__ = ["ReconstructTask"]
@@ -66,7 +66,7 @@ class ReconstructTask(Task):
         self.writer = ResultWriter(self.pipeline, exporters, context.outputs, context.recipe, params)
         #: Whether the texture decoders run: only when an exporter writes maps (statistical maps otherwise).
         self.decode_maps = any(exporter.writes_maps for exporter in exporters.values())
-        self.stages = self._prepare_stages(recipe.stages, build)
+        self.stages = prepare_stages(recipe.stages, self.pipeline, build)
         self.debug = context.debug
         summary = RunSummary()
         started = time.perf_counter()
@@ -95,17 +95,6 @@ class ReconstructTask(Task):
                 raise FaceReconError(
                     f"The recipe's {slot} differs from the one the checkpoint's network was trained with ({shown}). "
                     f"Set {slot} to the training recipe's, or leave it out where the task allows.")
-
-    def _prepare_stages(self, stages: dict, build: Any) -> list[tuple[str, Any, dict, Any]]:
-        """(name, stage, built losses, renderer) per refinement stage; group names checked."""
-        prepared = []
-        for name, stage in stages.items():
-            for field_name, names in (("free", stage.free), ("lr_scale", stage.lr_scale), ("delay", stage.delay)):
-                self.pipeline.layout.expand(names, what=f"parameter group in stages.{name}.{field_name}")
-            losses = {key: build(node) for key, node in stage.losses.items()}
-            renderer = build(stage.renderer) if stage.renderer is not None else None
-            prepared.append((name, stage, losses, renderer))
-        return prepared
 
     def _batch(self, jobs: list[FaceJob], summary: RunSummary) -> None:
         """Predict a batch of faces, refine them through the stages, export each face that did not
