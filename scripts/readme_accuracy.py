@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python scripts/readme_accuracy.py [outputs/eval-synthetic/accuracy.json]
 
 The block between ``<!-- accuracy:begin -->`` and ``<!-- accuracy:end -->`` in README.md is
-replaced by a table of every variant and baseline (geometry, landmarks, light, PSNR, time), each
+replaced by a table of every variant and baseline (geometry, landmarks, light, PSNR; speed is `make bench`'s), each
 geometry median also as a fraction of the mean face's, and the machine and date it was measured on.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
 COLUMNS = (("v2v_median", "v2v median mm", 2), ("v2v_mean", "v2v mean mm", 2), ("p2s_median", "p2s median mm", 2),
            ("normal_deg", "normals °", 2), ("landmark_nme", "landmark NME", 3), ("light_deg", "light °", 1),
-           ("psnr_db", "PSNR dB", 1), ("seconds", "s / face", 1))
+           ("psnr_db", "PSNR dB", 1))
 
 
 def _cell(value, digits: int) -> str:
