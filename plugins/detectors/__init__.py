@@ -159,7 +159,7 @@ class AutoLandmarkParams:
         "cancel), except on a face turned more than `frontal_yaw` or where they disagree by more than "
         "`disagreement`: there the first answers.")
     frontal_yaw: float = param(
-        25.0, "With combine: mean, the largest head yaw in degrees (estimated from the first detector's landmarks, "
+        40.0, "With combine: mean, the largest head yaw in degrees (estimated from the first detector's landmarks, "
         "facerecon.contour) at which the detectors are averaged; dlib's predictor is a frontal model.", gt=0, le=90)
     disagreement: float = param(
         0.15, "With combine: mean, the mean distance between the detectors' landmarks, in outer-eye-corner "
