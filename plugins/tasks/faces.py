@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -212,6 +212,41 @@ class ResultWriter:
     def __init__(self, pipeline: FacePipeline, exporters: dict[str, Any], outputs: OutputFolder, recipe: Any,
                  params: Any) -> None:
         self.pipeline, self.exporters, self.outputs, self.recipe, self.params = pipeline, exporters, outputs, recipe, params
+
+    def fail(self, jobs: list[FaceJob], summary: RunSummary, reason: str) -> None:
+        """Record each of ``jobs`` as failed with ``reason`` and give its claim back."""
+        for job in jobs:
+            self.outputs.release(job.name)
+            summary.skipped.append((job.name, reason))
+
+    def write_batch(self, jobs: list[FaceJob], summary: RunSummary, values: Callable[[int], dict[str, torch.Tensor]],
+                    targets: FaceTargets, histories: dict[str, Any], rows: list[dict[str, Any]], failed: str,
+                    debug: bool) -> None:
+        """Write every face of an optimised batch, each on its own: a face a stage gave up on
+        (diverged) is recorded as ``"<failed>: stage '<name>': <reason>"``, a face whose writing
+        fails (full disk, a blocked folder, an exporter's bug) as failed alone.
+
+        Args:
+            values: face index -> that face's physical values (batch of one).
+            histories: the stages' :class:`facerecon.optimize.StageHistory` by name.
+            rows: per face, the task's own numbers; each stage's last loss and seconds follow them.
+            debug: raise a writing error instead of recording it.
+        """
+        for index, job in enumerate(jobs):
+            stopped = next((f"stage '{n}': {h.reasons[index]}" for n, h in histories.items() if index in h.reasons), None)
+            if stopped is not None:
+                self.fail([job], summary, f"{failed}: {stopped}")
+                continue
+            row = dict(rows[index])
+            row.update({f"loss_{n}": h.totals[-1, index].item() for n, h in histories.items() if h.totals.shape[0]})
+            row.update({f"seconds_{n}": round(h.seconds, 2) for n, h in histories.items()})
+            try:
+                summary.rows.append(self.write(job, values(index), targets.select(slice(index, index + 1)),
+                                               {n: h.face(index) for n, h in histories.items()}, row))
+            except Exception as exc:  # noqa: BLE001 - one face's writing costs that face
+                if debug:
+                    raise
+                summary.skipped.append((job.name, face_failure(exc, "writing its results")))
 
     def write(self, job: FaceJob, values: dict[str, torch.Tensor], targets: FaceTargets,
               losses: dict[str, list[float]], row: dict[str, Any]) -> dict[str, Any]:

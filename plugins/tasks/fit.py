@@ -61,26 +61,10 @@ class FitTask(Task):
         except Exception as exc:  # noqa: BLE001 - a batch's failure costs that batch, not the night
             if self.debug:
                 raise
-            reason = face_failure(exc, "fitting")
-            for job in jobs:
-                self.writer.outputs.release(job.name)
-                summary.skipped.append((job.name, reason))
+            self.writer.fail(jobs, summary, face_failure(exc, "fitting"))
             return
-        for index, job in enumerate(jobs):
-            failure = next((f"stage '{name}': {h.reasons[index]}" for name, h in histories.items() if index in h.reasons), None)
-            if failure is not None:
-                self.writer.outputs.release(job.name)
-                summary.skipped.append((job.name, f"fit failed: {failure}"))
-                continue
-            row = {f"loss_{name}": h.totals[-1, index].item() for name, h in histories.items() if h.totals.shape[0]}
-            row.update({f"seconds_{name}": round(h.seconds, 2) for name, h in histories.items()})
-            try:
-                summary.rows.append(self.writer.write(job, parameters.face(index), targets.select(slice(index, index + 1)),
-                                                      {name: h.face(index) for name, h in histories.items()}, row))
-            except Exception as exc:  # noqa: BLE001
-                if self.debug:
-                    raise
-                summary.skipped.append((job.name, face_failure(exc, "writing its results")))
+        self.writer.write_batch(jobs, summary, parameters.face, targets, histories, [{} for _ in jobs],
+                                "fit failed", self.debug)
 
     def _optimise(self, jobs: list[FaceJob]):
         """Run every stage on a batch; returns (parameters, targets, stage histories)."""

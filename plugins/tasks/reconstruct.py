@@ -104,28 +104,12 @@ class ReconstructTask(Task):
         except Exception as exc:  # noqa: BLE001 - as the fit: the run goes on with the next faces
             if self.debug:
                 raise
-            reason = face_failure(exc, "reconstructing")
-            for job in jobs:
-                self.writer.outputs.release(job.name)
-                summary.skipped.append((job.name, reason))
+            self.writer.fail(jobs, summary, face_failure(exc, "reconstructing"))
             return
-        for index, job in enumerate(jobs):
-            failure = next((f"stage '{n}': {h.reasons[index]}" for n, h in histories.items() if index in h.reasons), None)
-            if failure is not None:
-                self.writer.outputs.release(job.name)
-                summary.skipped.append((job.name, f"refinement failed: {failure}"))
-                continue
-            row = {"network_landmark_error_iod": float(network_error[index]),
-                   "seconds_network": round(network_seconds, 4)}
-            row.update({f"loss_{n}": h.totals[-1, index].item() for n, h in histories.items() if h.totals.shape[0]})
-            face = {k: v[index:index + 1] for k, v in values.items()}
-            try:
-                summary.rows.append(self.writer.write(job, face, targets.select(slice(index, index + 1)),
-                                                      {n: h.face(index) for n, h in histories.items()}, row))
-            except Exception as exc:  # noqa: BLE001
-                if self.debug:
-                    raise
-                summary.skipped.append((job.name, face_failure(exc, "writing its results")))
+        rows = [{"network_landmark_error_iod": float(error), "seconds_network": round(network_seconds, 4)}
+                for error in network_error]
+        self.writer.write_batch(jobs, summary, lambda i: {k: v[i:i + 1] for k, v in values.items()}, targets,
+                                histories, rows, "refinement failed", self.debug)
 
     def _estimate(self, jobs: list[FaceJob]):
         """The network's values for a batch, refined by the stages: (physical values, the network's
