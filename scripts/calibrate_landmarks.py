@@ -63,10 +63,10 @@ def point_errors(points: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.linalg.norm(points - truth, axis=-1) / eyes[:, None]
 
 
-def mean_error(points: np.ndarray, truth: np.ndarray) -> float:
-    """Mean point error of the faces not missed (:data:`MISSED`)."""
+def mean_error(points: np.ndarray, truth: np.ndarray, indices=slice(None)) -> float:
+    """Mean error of the points ``indices`` of the faces not missed (:data:`MISSED`)."""
     errors = point_errors(points, truth)
-    return float(errors[errors.mean(-1) < MISSED].mean())
+    return float(errors[errors.mean(-1) < MISSED][:, indices].mean())
 
 
 def main() -> None:
@@ -83,11 +83,13 @@ def main() -> None:
         kept = point_errors(calibration[name], calibration["truth"]).mean(-1) < MISSED
         bias = LandmarkBias.fit(calibration[name][kept], calibration["truth"][kept], points=CORRECTED)
         bias.save(BIAS_FOLDER / f"{name}.npz")
-        print(f"{name}: fitted on {int(kept.sum())} of {len(kept)} faces (the rest missed); mean error (outer-eye-corner distances) "
-              f"calibration {mean_error(calibration[name], calibration['truth']):.4f} -> "
-              f"{mean_error(bias.correct(calibration[name]), calibration['truth']):.4f}, held out "
-              f"{mean_error(check[name], check['truth']):.4f} -> {mean_error(bias.correct(check[name]), check['truth']):.4f}")
-
+        print(f"{name}: fitted on {int(kept.sum())} of {len(kept)} faces (the rest missed); mean error in "
+              "outer-eye-corner distances, raw -> corrected:")
+        for label, faces in (("calibration", calibration), ("held out", check)):
+            raw, corrected = faces[name], bias.correct(faces[name])
+            print(f"  {label:12s} corrected points {mean_error(raw, faces['truth'], CORRECTED):.4f} -> "
+                  f"{mean_error(corrected, faces['truth'], CORRECTED):.4f}, all 68 "
+                  f"{mean_error(raw, faces['truth']):.4f} -> {mean_error(corrected, faces['truth']):.4f}")
 
 if __name__ == "__main__":
     main()
