@@ -11,8 +11,8 @@ The photometric stage must earn its place: the median vertex-to-vertex error of 
 fit (``full``: rasterized photometric stage) and of its ``path-traced`` variant must each lie below
 the landmarks-only fit's by at least ``GAIN_MM`` and below the mean face's by at least
 ``MEAN_FACE_GAIN_MM``. Measured on the set's first four faces at these settings (2-core CPU,
-~2 min with the set's generation): full 1.49 mm, path-traced 1.64, landmarks-only 1.85, mean face
-1.86 (on all 20 faces at the recipe's settings: 1.80, 1.83, 1.93, 2.15; README, Measuring accuracy).
+~2-4 min with the set's generation): full 1.44 mm, path-traced 1.35, landmarks-only 1.72, mean face
+1.86 (README, Measuring accuracy, for all 20 faces at the recipe's settings).
 """
 from __future__ import annotations
 
