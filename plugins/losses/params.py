@@ -251,3 +251,7 @@ class ShapeTruthParams:
 
     weight: float = param(1.0, _WEIGHT_DOC, ge=0)
     region: Literal["face", "all"] = param("face", "Vertices compared: the model's face region, or all.")
+    distance: Literal["euclidean", "squared"] = param(
+        "euclidean", "Per-vertex term: the distance (mm), or its square (mm²). Squared errors keep what a crop "
+        "cannot show (the head's size) from drowning the rest: their gradient is the sum of each coefficient's "
+        "own, so an unpredictable part averages out over the faces instead of turning every vertex's pull.")

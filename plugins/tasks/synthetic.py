@@ -106,7 +106,9 @@ def set_key(pipeline: FacePipeline, renderer: Any, params: Any, size: int, margi
                            torch.zeros(1, model.n_expression, device=model.faces.device))
     for array in (mean, model.faces, model.uvs, model.landmarks, model.face_mask):
         digest.update(np.ascontiguousarray(array.detach().cpu().numpy()).tobytes())
-    settings = {"version": 2, "size": size, "margin": margin, "synthetic": repr(params),
+    # Face i depends on (seed, i) alone and the seed names the file: sets of any size share one folder.
+    drawn = replace(params, count=0, validation=0, seed=0)
+    settings = {"version": 2, "size": size, "margin": margin, "synthetic": repr(drawn),
                 "layout": pipeline.layout.describe()}
     for component in (pipeline.lighting, pipeline.reflectance, renderer):
         settings[type(component).__name__] = repr(getattr(component, "params", None))

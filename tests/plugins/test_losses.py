@@ -559,3 +559,32 @@ def test_size_prior_measures_the_size_change_of_the_identity():
     m = mean - mean.mean(0)
     scale = float(((grown - grown.mean(0)) * m).sum() / m.pow(2).sum())
     assert scale - 1 == pytest.approx(float(directions[0]), rel=0.05)
+
+
+# --- shape truth --------------------------------------------------------------------------------
+
+def test_squared_shape_truth_is_not_deflected_by_an_unseen_size_error():
+    """On bfm-lite, faces whose expression is off by the same amount and whose head size (identity
+    component 0, which a crop does not show) is wrong by ±2 std: the squared distance's mean pull on
+    the expression is the pull without the size error; the euclidean distance's shrinks."""
+    from facerecon.api import build as build_component
+
+    model = build_component("morphable_model", "bfm-lite", texture_size=16)
+    truth_expression = torch.zeros(4, model.n_expression)
+    truth_identity = torch.zeros(4, model.n_identity)
+    truth_identity[:, 0] = torch.tensor([2.0, -2.0, 0.0, 0.0])  # faces 0, 1: size wrong; 2, 3: size right
+
+    def pull(distance: str) -> torch.Tensor:
+        loss = build_component("loss", "shape-truth", distance=distance)
+        expression = torch.zeros(4, model.n_expression)
+        expression[:, 0] = 1.0
+        expression.requires_grad_(True)
+        inputs = LossInputs(coefficients={"identity": torch.zeros(4, model.n_identity), "expression": expression},
+                            model=model, extras={"truth": {"identity": truth_identity, "expression": truth_expression}})
+        loss(inputs).sum().backward()
+        return expression.grad
+
+    squared, euclidean = pull("squared"), pull("euclidean")
+    assert float(squared[2, 0]) > 0 and float(euclidean[2, 0]) > 0      # both pull the expression back
+    assert torch.allclose(squared[:2].mean(0), squared[2], rtol=1e-3, atol=1e-5)
+    assert float(euclidean[:2, 0].mean()) < 0.7 * float(euclidean[2, 0])

@@ -256,3 +256,20 @@ def test_reconstruct_writes_every_face_and_refinement_lowers_the_landmark_error(
         assert row["landmark_error_iod"] < row["network_landmark_error_iod"], row
     params = json.loads((tmp_path / "out" / "a" / "params.json").read_text())
     assert len(params["coefficients"]["identity"]) == 40
+
+
+def test_synthetic_sets_of_any_size_share_one_cache_folder(host, recipe_file):
+    """The cache folder of a synthetic set depends on how faces are drawn and rendered, not on how many
+    there are or the seed (the file's name): a larger set extends the cached smaller one."""
+    from facerecon.pipeline import FacePipeline
+    from plugins.tasks.synthetic import set_key
+
+    def key(*sets: str) -> str:
+        recipe = load_recipe(recipe_file, host.registry, list(sets), {})
+        build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
+        pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+        params = recipe.root.task.params
+        return set_key(pipeline, pipeline.renderer, params.synthetic, params.image_size, params.crop_margin)
+
+    assert key() == key("task.synthetic.count=4096", "task.synthetic.validation=256", "task.synthetic.seed=5")
+    assert key() != key("task.synthetic.jitter=0.1")
