@@ -21,9 +21,10 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facerecon.api import build  # noqa: E402
+from facerecon.evaluation.metrics import landmark_distances  # noqa: E402
 from facerecon.evaluation.truth import load_truth  # noqa: E402
 from facerecon.landmark_bias import LandmarkBias  # noqa: E402
-from facerecon.landmarks import IBUG68_GROUPS, N_LANDMARKS, OUTER_EYE_CORNERS  # noqa: E402
+from facerecon.landmarks import IBUG68_GROUPS, N_LANDMARKS  # noqa: E402
 from plugins.detectors.common import BIAS_FOLDER  # noqa: E402
 
 DETECTORS = ("dlib", "face-mesh")
@@ -57,15 +58,9 @@ def detect_set(seed: int, count: int, face_detector, landmark_detectors) -> dict
     return {name: np.asarray(points, np.float64) for name, points in found.items()}
 
 
-def point_errors(points: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(N, 68) distances of (N, 68, 2) points from the truth's, in true outer-eye-corner distances."""
-    eyes = np.linalg.norm(truth[:, OUTER_EYE_CORNERS[0]] - truth[:, OUTER_EYE_CORNERS[1]], axis=-1)
-    return np.linalg.norm(points - truth, axis=-1) / eyes[:, None]
-
-
 def mean_error(points: np.ndarray, truth: np.ndarray, indices=slice(None)) -> float:
     """Mean error of the points ``indices`` of the faces not missed (:data:`MISSED`)."""
-    errors = point_errors(points, truth)
+    errors = landmark_distances(points, truth)
     return float(errors[errors.mean(-1) < MISSED][:, indices].mean())
 
 
@@ -80,7 +75,7 @@ def main() -> None:
     check = detect_set(2, args.check, face_detector, detectors)
     BIAS_FOLDER.mkdir(exist_ok=True)
     for name in DETECTORS:
-        kept = point_errors(calibration[name], calibration["truth"]).mean(-1) < MISSED
+        kept = landmark_distances(calibration[name], calibration["truth"]).mean(-1) < MISSED
         bias = LandmarkBias.fit(calibration[name][kept], calibration["truth"][kept], points=CORRECTED)
         bias.save(BIAS_FOLDER / f"{name}.npz")
         print(f"{name}: fitted on {int(kept.sum())} of {len(kept)} faces (the rest missed); mean error in "
@@ -90,6 +85,7 @@ def main() -> None:
             print(f"  {label:12s} corrected points {mean_error(raw, faces['truth'], CORRECTED):.4f} -> "
                   f"{mean_error(corrected, faces['truth'], CORRECTED):.4f}, all 68 "
                   f"{mean_error(raw, faces['truth']):.4f} -> {mean_error(corrected, faces['truth']):.4f}")
+
 
 if __name__ == "__main__":
     main()

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..landmarks import OUTER_EYE_CORNERS
+
 __all__ = [
     "Similarity", "similarity_fit", "vertex_normals", "ClosestPoints", "SurfaceIndex", "closest_points", "icp", "distance_stats",
-    "angles_deg", "scaled_rmse", "psnr",
+    "angles_deg", "scaled_rmse", "psnr", "landmark_distances",
 ]
 
 
@@ -315,3 +317,12 @@ def psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray, peak: flo
     diff = np.asarray(prediction, np.float64)[mask] - np.asarray(target, np.float64)[mask]
     mse = float((diff ** 2).mean())
     return float("inf") if mse == 0 else float(10.0 * np.log10(peak ** 2 / mse))
+
+
+def landmark_distances(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(..., 68, 2) landmarks and (..., 68, 2) reference landmarks -> (..., 68) each point's distance
+    from the reference's, over the reference's outer-eye-corner distance (the NME's terms)."""
+    points, reference = np.asarray(points, np.float64), np.asarray(reference, np.float64)
+    right, left = OUTER_EYE_CORNERS
+    eyes = np.linalg.norm(reference[..., right, :] - reference[..., left, :], axis=-1)
+    return np.linalg.norm(points - reference, axis=-1) / np.maximum(eyes, 1e-9)[..., None]

@@ -42,9 +42,9 @@ import torch
 
 from ..envmap import latlong_directions
 from ..imaging import linear_to_srgb, sample_map
-from ..landmarks import IBUG68_GROUPS, OUTER_EYE_CORNERS
-from .metrics import (Similarity, angles_deg, closest_points, distance_stats, icp, psnr, scaled_rmse,
-                      similarity_fit, vertex_normals)
+from ..landmarks import IBUG68_GROUPS
+from .metrics import (Similarity, angles_deg, closest_points, distance_stats, icp, landmark_distances, psnr,
+                      scaled_rmse, similarity_fit, vertex_normals)
 from .prediction import Prediction
 from .truth import FaceTruth
 
@@ -209,9 +209,7 @@ def envmap_irradiance(envmap: np.ndarray, normals: np.ndarray) -> np.ndarray:
 
 def _nme(points: np.ndarray, reference: np.ndarray) -> float:
     """Mean landmark distance over the reference's outer-eye-corner distance."""
-    right, left = OUTER_EYE_CORNERS
-    eyes = float(np.linalg.norm(reference[right] - reference[left]))
-    return float(np.linalg.norm(np.asarray(points) - reference, axis=1).mean() / max(eyes, 1e-9))
+    return float(landmark_distances(points, reference).mean())
 
 
 def _srgb(linear: np.ndarray) -> np.ndarray:

@@ -11,15 +11,13 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-
-from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector, Landmarks
-
-from . import AutoFaceParams, AutoLandmarkParams
 import torch
 
 from facerecon.contour import estimated_yaw
+from facerecon.interfaces import BuildContext, FaceBox, FaceDetector, LandmarkDetector, Landmarks
 from facerecon.landmarks import OUTER_EYE_CORNERS
 
+from . import AutoFaceParams, AutoLandmarkParams
 from .common import BackendUnavailable, DetectorSetupError
 
 __all__ = ["AutoFaceDetector", "AutoLandmarkDetector"]

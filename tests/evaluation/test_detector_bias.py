@@ -14,8 +14,9 @@ import pytest
 
 from facerecon.api import build
 from facerecon.errors import FaceReconError
+from facerecon.evaluation.metrics import landmark_distances
 from facerecon.evaluation.truth import load_truth
-from facerecon.landmarks import IBUG68_GROUPS, OUTER_EYE_CORNERS
+from facerecon.landmarks import IBUG68_GROUPS
 
 FACES = 4
 
@@ -46,9 +47,7 @@ def located(detector, faces) -> np.ndarray:
 
 def errors(points: np.ndarray, faces) -> np.ndarray:
     """(N, 68) point errors in each face's true outer-eye-corner distances."""
-    truth = np.stack([true for _, _, true in faces])
-    eyes = np.linalg.norm(truth[:, OUTER_EYE_CORNERS[0]] - truth[:, OUTER_EYE_CORNERS[1]], axis=-1)
-    return np.linalg.norm(points - truth, axis=-1) / eyes[:, None]
+    return landmark_distances(points, np.stack([true for _, _, true in faces]))
 
 
 @pytest.mark.parametrize("name", ["dlib", "face-mesh"])
