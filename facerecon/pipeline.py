@@ -26,9 +26,10 @@ from typing import Any
 
 import torch
 
-from .geometry import apply_pose, vertex_normals
+from .geometry import apply_pose, euler_to_matrix, vertex_normals
 from .interfaces import Camera, LossInputs, Mesh, RenderOutput, Scene, Textures
 from .layout import TEXTURE_CHANNELS, ParameterLayout, camera_layout
+from .silhouette import SlidingContour
 
 __all__ = ["FaceTargets", "DecodedFaces", "FacePipeline"]
 
@@ -102,13 +103,21 @@ class FacePipeline:
         model: the morphable model; lighting, reflectance: the shading components; renderer: the
             default renderer (a stage may pass another one to :meth:`render`).
         focal: initial focal in pixels of the ``focal`` group (tasks usually set it per face).
+        contour: ``fixed``: the jaw landmarks are the model's landmark vertices; ``sliding``: they
+            slide to the face's silhouette as the head turns (:mod:`facerecon.silhouette`), as a
+            detector's jaw contour does (use it with detected landmarks, not with landmarks
+            projected from the model's own vertices).
 
     Attributes:
         layout: camera + model + lighting parameter groups (:mod:`facerecon.layout`).
     """
 
-    def __init__(self, model: Any, lighting: Any, reflectance: Any, renderer: Any, focal: float | None = None) -> None:
+    def __init__(self, model: Any, lighting: Any, reflectance: Any, renderer: Any, focal: float | None = None,
+                 contour: str = "fixed") -> None:
+        if contour not in ("fixed", "sliding"):
+            raise ValueError(f"contour must be 'fixed' or 'sliding', not {contour!r}")
         self.model, self.lighting, self.reflectance, self.renderer = model, lighting, reflectance, renderer
+        self.contour = SlidingContour.from_model(model) if contour == "sliding" else None
         self.layout: ParameterLayout = (camera_layout(focal).merged(model.parameter_layout())
                                         .merged(lighting.parameter_layout()))
 
@@ -136,20 +145,38 @@ class FacePipeline:
         model = self.model
         rotation, translation = values["rotation"], values["translation"]
         identity, expression = values["identity"], values["expression"]
+        camera = self.camera(values, targets)
         if geometry:
             vertices = apply_pose(model.shape(identity, expression), rotation, translation)
             landmarks = vertices[:, model.landmarks]
         else:
             vertices = None
             landmarks = apply_pose(model.shape(identity, expression, model.landmarks), rotation, translation)
+        if self.contour is not None:
+            landmarks = self._slide_contour(landmarks, vertices, values, camera)
         maps = base = None
         if textures:
             base = model.textures(values["albedo"] if "albedo" in values else None, rotation.shape[0])
             maps = self.add_offsets(base, values.get("textures"))
             base = Textures(base.diffuse.detach(), base.specular.detach(), base.roughness.detach())
-        return DecodedFaces(camera=self.camera(values, targets), landmarks=landmarks, vertices=vertices,
+        return DecodedFaces(camera=camera, landmarks=landmarks, vertices=vertices,
                             textures=maps, base_textures=base, light=values["light"], values=values,
                             triangles=model.faces)
+
+    def _slide_contour(self, landmarks: torch.Tensor, vertices: torch.Tensor | None, values: dict[str, torch.Tensor],
+                       camera: Camera) -> torch.Tensor:
+        """(B, 68, 3) landmarks with the jaw contour moved to the silhouette (``contour: sliding``)."""
+        lines = self.contour.candidates
+        rotation = values["rotation"] if values["rotation"].dim() == 3 else euler_to_matrix(values["rotation"])
+        if vertices is None:
+            flat = self.model.shape(values["identity"], values["expression"], lines.reshape(-1))
+            candidates = apply_pose(flat, rotation, values["translation"]).reshape(-1, *lines.shape, 3)
+        else:
+            candidates = vertices[:, lines]
+        jaw = list(SlidingContour.JAW)
+        landmarks = landmarks.clone()
+        landmarks[:, jaw] = self.contour.select(candidates, rotation, camera)
+        return landmarks
 
     @staticmethod
     def add_offsets(base: Textures, offsets: torch.Tensor | None) -> Textures:

@@ -10,6 +10,12 @@ from facerecon.params import Component, ParamError
 from facerecon.recipe.schema import ComponentNode
 
 
+_CONTOUR_DOC = (
+    "Which model points the detected jaw contour (iBUG 0-16) is matched with: 'sliding' moves each one to the "
+    "face's silhouette along a line across the cheek as the head turns, as a detector's contour follows the "
+    "outline (see facerecon.silhouette); 'fixed' keeps the model's landmark vertices.")
+
+
 @dataclass(frozen=True)
 class FitParams:
     """Parameters of the ``fit`` task (NextFace-style optimisation per face).
@@ -36,6 +42,7 @@ class FitParams:
         "distances (its row's landmark_error_iod: points weighed by the detector's confidence, a turned "
         "head's jaw contour faded, as the landmark loss weighs them), is marked 'suspect' (a false face "
         "or a fit gone astray) instead of 'ok'.", gt=0)
+    contour: Literal["sliding", "fixed"] = param("sliding", _CONTOUR_DOC)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16, le=16384)
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
                                          ge=2, le=8192)
@@ -161,6 +168,7 @@ class ReconstructParams:
     suspect_landmark_error: float = param(
         0.15, "A face whose final landmarks lie further than this from the detected ones, in inter-ocular "
         "distances (weighed as for the fit task), is marked 'suspect' instead of 'ok'.", gt=0)
+    contour: Literal["sliding", "fixed"] = param("sliding", _CONTOUR_DOC)
     render_max_side: int = param(768, "Longest side of the full-photo renders written with the results.", ge=16)
     envmap_size: tuple[int, int] = param((64, 128), "Height and width of the exported lat-long environment map.",
                                          ge=2, le=8192)

@@ -27,7 +27,8 @@ class FitTask(Task):
         """Detect, crop, fit in batches stage by stage, export; skip and report bad images; resume
         finished faces."""
         recipe, build = context.recipe.root, context.build
-        self.pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+        self.pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"),
+                                     contour=self.params.contour)
         self.stages = prepare_stages(recipe.stages, self.pipeline, build)
         collector = FaceCollector(self.params, self.pipeline, build("face_detector"), build("landmark_detector"),
                                   context.outputs, context.debug, focal_unit="photo")

@@ -54,7 +54,8 @@ class ReconstructTask(Task):
         trained = checkpoint_recipe(metadata, build.registry)
         self._check_slots(recipe, trained.root)
         trained_build = Builder(build.registry, build.device, build.cache_dir, trained)
-        self.pipeline = FacePipeline(trained_build("model"), trained_build("light"), build("reflectance"), build("renderer"))
+        self.pipeline = FacePipeline(trained_build("model"), trained_build("light"), build("reflectance"), build("renderer"),
+                                     contour=params.contour)
         self.network = build_network(trained.root, trained_build, self.pipeline).to(self.device).eval()
         load_network_state(self.network, tensors, params.checkpoint)
         framing = trained.root.task.params
