@@ -19,7 +19,7 @@ import torch
 
 __all__ = [
     "euler_to_matrix", "matrix_to_euler", "sixd_to_matrix", "matrix_to_sixd",
-    "apply_pose", "project", "vertex_normals", "face_normals",
+    "apply_pose", "rotation_matrix", "project", "vertex_normals", "face_normals",
 ]
 
 
@@ -105,8 +105,12 @@ def apply_pose(vertices: torch.Tensor, rotation: torch.Tensor, translation: torc
     Returns:
         (B, V, 3) camera-frame vertices in mm.
     """
-    matrix = rotation if rotation.dim() == 3 else euler_to_matrix(rotation)
-    return vertices @ matrix.transpose(1, 2) + translation[:, None, :]
+    return vertices @ rotation_matrix(rotation).transpose(1, 2) + translation[:, None, :]
+
+
+def rotation_matrix(rotation: torch.Tensor) -> torch.Tensor:
+    """(B, 3) Euler angles in radians or (B, 3, 3) rotation matrices -> (B, 3, 3) matrices."""
+    return rotation if rotation.dim() == 3 else euler_to_matrix(rotation)
 
 
 def project(

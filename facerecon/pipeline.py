@@ -26,8 +26,9 @@ from typing import Any
 
 import torch
 
-from .geometry import apply_pose, euler_to_matrix, vertex_normals
+from .geometry import apply_pose, rotation_matrix, vertex_normals
 from .interfaces import Camera, LossInputs, Mesh, RenderOutput, Scene, Textures
+from .landmarks import N_LANDMARKS
 from .layout import TEXTURE_CHANNELS, ParameterLayout, camera_layout
 from .silhouette import SlidingContour
 
@@ -122,6 +123,14 @@ class FacePipeline:
                                         .merged(lighting.parameter_layout()))
 
     @functools.cached_property
+    def _landmark_points(self) -> torch.Tensor:
+        """(68 [+ 17·K],) vertices decoded for the landmarks: the model's landmark vertices, then
+        with ``contour: sliding`` the jaw contour's candidate lines (:class:`SlidingContour`)."""
+        if self.contour is None:
+            return self.model.landmarks
+        return torch.cat([self.model.landmarks, self.contour.candidates.reshape(-1)])
+
+    @functools.cached_property
     def face_triangles(self) -> torch.Tensor:
         """(F,) float: 1 for triangles whose three vertices are in the model's face region."""
         return self.model.face_mask[self.model.faces].all(-1).float()
@@ -143,17 +152,20 @@ class FacePipeline:
             textures: decode the reflectance maps.
         """
         model = self.model
-        rotation, translation = values["rotation"], values["translation"]
+        rotation, translation = rotation_matrix(values["rotation"]), values["translation"]
         identity, expression = values["identity"], values["expression"]
         camera = self.camera(values, targets)
         if geometry:
             vertices = apply_pose(model.shape(identity, expression), rotation, translation)
-            landmarks = vertices[:, model.landmarks]
+            points = vertices[:, self._landmark_points]
         else:
             vertices = None
-            landmarks = apply_pose(model.shape(identity, expression, model.landmarks), rotation, translation)
+            points = apply_pose(model.shape(identity, expression, self._landmark_points), rotation, translation)
+        landmarks = points[:, :N_LANDMARKS]
         if self.contour is not None:
-            landmarks = self._slide_contour(landmarks, vertices, values, camera)
+            landmarks = landmarks.clone()
+            candidates = points[:, N_LANDMARKS:].reshape(-1, *self.contour.candidates.shape, 3)
+            landmarks[:, list(SlidingContour.JAW)] = self.contour.select(candidates, rotation, camera)
         maps = base = None
         if textures:
             base = model.textures(values["albedo"] if "albedo" in values else None, rotation.shape[0])
@@ -162,21 +174,6 @@ class FacePipeline:
         return DecodedFaces(camera=camera, landmarks=landmarks, vertices=vertices,
                             textures=maps, base_textures=base, light=values["light"], values=values,
                             triangles=model.faces)
-
-    def _slide_contour(self, landmarks: torch.Tensor, vertices: torch.Tensor | None, values: dict[str, torch.Tensor],
-                       camera: Camera) -> torch.Tensor:
-        """(B, 68, 3) landmarks with the jaw contour moved to the silhouette (``contour: sliding``)."""
-        lines = self.contour.candidates
-        rotation = values["rotation"] if values["rotation"].dim() == 3 else euler_to_matrix(values["rotation"])
-        if vertices is None:
-            flat = self.model.shape(values["identity"], values["expression"], lines.reshape(-1))
-            candidates = apply_pose(flat, rotation, values["translation"]).reshape(-1, *lines.shape, 3)
-        else:
-            candidates = vertices[:, lines]
-        jaw = list(SlidingContour.JAW)
-        landmarks = landmarks.clone()
-        landmarks[:, jaw] = self.contour.select(candidates, rotation, camera)
-        return landmarks
 
     @staticmethod
     def add_offsets(base: Textures, offsets: torch.Tensor | None) -> Textures:

@@ -86,7 +86,7 @@ class SlidingContour:
             lines.append(chosen)
             outward.append([normal[0], normal[1], 0.0])
         width = max(len(line) for line in lines)
-        padded = [line[:-1] + [line[-1]] * (width - len(line) + 1) for line in lines]
+        padded = [line + [line[-1]] * (width - len(line)) for line in lines]
         return cls(torch.tensor(padded, dtype=torch.long), torch.tensor(outward, dtype=torch.float32))
 
     @classmethod
