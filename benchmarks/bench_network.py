@@ -15,8 +15,9 @@ bands), upconv decoders of 256² diffuse, specular and roughness maps:
   prior losses, every group free, AdamW, gradient clipping; bf16 autocast on CUDA) through the
   ``train`` task's :class:`plugins.tasks.training.Trainer`.
 
-On a CPU each measurement runs once after a warm-up (and training at batch 4), so ``make bench``
-stays in minutes; on CUDA three times (training at batch 64). Results: ``network.json``.
+Each time is the median of several runs after a warm-up: on a CPU 9 at batch 1 (single images
+take milliseconds, and a shared machine is noisy), 2 at batch 32, and one training step at batch
+4, so ``make bench`` stays in minutes; on CUDA 9, 3 and 3 steps at batch 64. Results: ``network.json``.
 
     python -m benchmarks.bench_network [output_dir]
 """
@@ -115,13 +116,13 @@ def _faces(pipeline, network, count: int, device: torch.device):
     return FaceSet(images, principal, landmarks, torch.ones(count, 68), [f"face{i}" for i in range(count)])
 
 
-def _inference(backbone: str, device: torch.device, repeats: int) -> dict:
+def _inference(backbone: str, device: torch.device, repeats: dict[int, int]) -> dict:
     from facerecon.pipeline import FaceTargets
 
     _, _, pipeline, network = _setup(backbone, device, 1)
     network.eval()
     out = {}
-    for batch in (1, 32):
+    for batch, count in repeats.items():
         images = torch.rand(batch, SIZE, SIZE, 3, device=device)
         principal = torch.full((batch, 2), SIZE / 2.0, device=device)
         targets = FaceTargets(image=images, principal=principal)
@@ -135,9 +136,9 @@ def _inference(backbone: str, device: torch.device, repeats: int) -> dict:
                 values = network(images, principal, textures=maps)
                 pipeline.decode(values, targets, textures=maps)
 
-        encoder = _timed(encoder_only, device, repeats) / batch
-        geometry = _timed(lambda: whole(False), device, repeats) / batch
-        maps = _timed(lambda: whole(True), device, repeats) / batch
+        encoder = _timed(encoder_only, device, count) / batch
+        geometry = _timed(lambda: whole(False), device, count) / batch
+        maps = _timed(lambda: whole(True), device, count) / batch
         out[f"batch{batch}"] = {"encoder_ms": round(1000 * encoder, 2), "pipeline_ms": round(1000 * geometry, 2),
                                 "ratio": round(geometry / encoder, 3), "maps_ms": round(1000 * maps, 2),
                                 "maps_ratio": round(maps / encoder, 3)}
@@ -170,7 +171,7 @@ def run(output: Path) -> dict:
         cuda = device.type == "cuda"
         for backbone in BACKBONES:
             print(f"   {backbone} on {device.type}", flush=True)
-            entry = _inference(backbone, device, repeats=3 if cuda else 1)
+            entry = _inference(backbone, device, repeats={1: 9, 32: 3 if cuda else 2})
             entry["training"] = _training(backbone, device, batch=64 if cuda else 4, steps=3 if cuda else 1)
             results[f"{device.type}/{backbone}"] = entry
             print(f"   {json.dumps(entry)}", flush=True)

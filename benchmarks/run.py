@@ -3,6 +3,8 @@
 Each module exposes ``run(output_dir: Path) -> dict``. Usage::
 
     python -m benchmarks.run --output benchmarks/results [--only rasterizer]
+
+With ``--only``, ``summary.json`` keeps the earlier results of the benchmarks that did not run.
 """
 from __future__ import annotations
 
@@ -34,11 +36,14 @@ def main() -> None:
         print(f"   done in {time.perf_counter() - started:.1f} s", flush=True)
     import torch
 
+    earlier = {}
+    if args.only and (args.output / "summary.json").exists():  # keep the benchmarks this run skipped
+        earlier = json.loads((args.output / "summary.json").read_text()).get("results", {})
     summary = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-        "results": results,
+        "results": {**earlier, **results},
     }
     with atomic_write(args.output / "summary.json") as handle:
         json.dump(summary, handle, indent=2)

@@ -4,14 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from facerecon import hookimpl, param
+from facerecon import ParamError, hookimpl, param
 
 
 @dataclass(frozen=True)
 class UpconvParams:
     """Parameters of the ``upconv`` decoder: a fully connected layer to a small feature grid, then
-    (upsample ×2, 3×3 convolution, normalisation, activation) blocks up to half the map size, and a
-    3×3 convolution whose outputs are rearranged into the last doubling (pixel shuffle)."""
+    (upsample ×2, 3×3 convolution, normalisation, activation) blocks up to 1/``shuffle`` of the map
+    size, and a 3×3 convolution whose outputs are rearranged into the last ``shuffle``× enlargement
+    (pixel shuffle)."""
 
     start_size: int = param(4, "Side of the feature grid the latent is mapped to.", ge=1)
     channels: int = param(256, "Feature channels of the first grid; halved after each upsampling.", ge=1)
@@ -20,6 +21,14 @@ class UpconvParams:
         "group", "Normalisation after each convolution: group (8 groups; independent of the batch and of "
         "the number of processes), batch, or none.")
     upsample: Literal["nearest", "bilinear"] = param("bilinear", "How each block doubles the grid.")
+    shuffle: int = param(
+        4, "Enlargement done by the output's pixel shuffle (a power of 2): each feature of the last grid "
+        "gives a shuffle×shuffle block of texels, so the largest grids, the costliest, get no convolution "
+        "of their own (4 decodes 256² maps in half the time of 2).", ge=1)
+
+    def __post_init__(self) -> None:
+        if self.shuffle & (self.shuffle - 1):
+            raise ParamError("shuffle", f"must be a power of 2 (1, 2, 4, 8...), got {self.shuffle}")
 
 
 @hookimpl

@@ -13,15 +13,15 @@ __all__ = ["UpconvDecoder", "UpconvNetwork"]
 
 class UpconvNetwork(nn.Module):
     """(B, D) -> (B, size, size, channels): a linear layer to a ``start``×``start`` grid, then
-    blocks of (upsample ×2, conv 3×3, norm, SiLU) up to half of ``size`` and a zero-initialised 3×3
-    convolution to 4·``channels`` rearranged into the last doubling (pixel shuffle: the full-size
-    grid, the costliest, gets no convolution of its own); resized when ``size`` is not
-    ``start``·2^k. The output starts at 0."""
+    blocks of (upsample ×2, conv 3×3, norm, SiLU) up to 1/``shuffle`` of ``size`` and a
+    zero-initialised 3×3 convolution to shuffle²·``channels`` rearranged into the last ``shuffle``×
+    enlargement (pixel shuffle: the largest grids, the costliest, get no convolution of their own);
+    resized when ``size`` is not ``start``·2^k. The output starts at 0."""
 
     def __init__(self, in_features: int, size: int, channels: int, params) -> None:
         super().__init__()
-        self.size, self.start = size, params.start_size
-        blocks = max(0, math.ceil(math.log2(max(size, 1) / self.start)) - 1)
+        self.size, self.start, self.shuffle = size, params.start_size, params.shuffle
+        blocks = max(0, math.ceil(math.log2(max(size, 1) / self.start)) - int(math.log2(self.shuffle)))
         width = params.channels
         self.width = width
         self.project = nn.Linear(in_features, width * self.start * self.start)
@@ -32,14 +32,14 @@ class UpconvNetwork(nn.Module):
                        _norm(params.norm, out), nn.SiLU()]
             width = out
         self.blocks = nn.Sequential(*layers)
-        self.head = nn.Conv2d(width, 4 * channels, 3, padding=1)
+        self.head = nn.Conv2d(width, self.shuffle ** 2 * channels, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, D) latent -> (B, size, size, channels) map."""
         grid = self.project(latent).view(latent.shape[0], self.width, self.start, self.start)
-        maps = nn.functional.pixel_shuffle(self.head(self.blocks(nn.functional.silu(grid))), 2)
+        maps = nn.functional.pixel_shuffle(self.head(self.blocks(nn.functional.silu(grid))), self.shuffle)
         if maps.shape[-1] != self.size:
             maps = nn.functional.interpolate(maps, size=(self.size, self.size), mode="bilinear", align_corners=False)
         return maps.permute(0, 2, 3, 1)
