@@ -347,7 +347,8 @@ def loss_inputs(model: MorphableModel | None = None, batch: int = 2, image_size:
         base_textures=base,
         model=model,
         extras={"truth": {"identity": rand(b, model.n_identity, low=-1.0, high=1.0),
-                          "expression": rand(b, model.n_expression, low=-1.0, high=1.0)}},
+                          "expression": rand(b, model.n_expression, low=-1.0, high=1.0),
+                          "light": light + rand(b, light_coeffs, 3, low=-0.2, high=0.2)}},
     )
 
 

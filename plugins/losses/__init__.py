@@ -10,6 +10,7 @@ from facerecon import hookimpl
 from .params import (
     GaussianPriorParams,
     LandmarkParams,
+    LightTruthParams,
     PhotometricParams,
     SHPriorParams,
     SizePriorParams,
@@ -44,6 +45,8 @@ _LOSSES = (
      "penalty for texel values outside [0, 1] (roughness: its own range)"),
     ("shape-truth", ShapeTruthParams, "truth:ShapeTruth",
      "mean distance (mm) to the true shape of synthetic faces (supervised pre-training)"),
+    ("light-truth", LightTruthParams, "truth:LightTruth",
+     "squared distance to the true light coefficients of synthetic faces (supervised pre-training)"),
 )
 
 

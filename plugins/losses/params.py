@@ -255,3 +255,11 @@ class ShapeTruthParams:
         "euclidean", "Per-vertex term: the distance (mm), or its square (mm²). Squared errors keep what a crop "
         "cannot show (the head's size) from drowning the rest: their gradient is the sum of each coefficient's "
         "own, so an unpredictable part averages out over the faces instead of turning every vertex's pull.")
+
+
+@dataclass(frozen=True)
+class LightTruthParams:
+    """Squared distance between the predicted and the true light coefficients: supervision of the
+    light for training on synthetic faces, whose ground truth the train task passes in ``extras["truth"]``."""
+
+    weight: float = param(1.0, _WEIGHT_DOC, ge=0)

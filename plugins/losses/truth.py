@@ -6,10 +6,20 @@ import torch
 from facerecon.errors import FaceReconError
 from facerecon.interfaces import Loss, LossInputs
 
-__all__ = ["ShapeTruth", "TRUTH"]
+__all__ = ["ShapeTruth", "LightTruth", "TRUTH"]
 
 #: Key of ``LossInputs.extras`` holding the ground-truth physical values by group, (B, ...) each.
 TRUTH = "truth"
+
+
+def _truth(inputs: LossInputs, group: str, loss: str) -> torch.Tensor:
+    """The true values of ``group`` from ``extras["truth"]``, or a clear error when there are none."""
+    truth = inputs.extras.get(TRUTH)
+    if not truth or group not in truth:
+        raise FaceReconError(
+            f"The {loss} loss needs the faces' ground truth, which only synthetic training faces have: "
+            "use it in a train stage with task.data synthetic, or remove it.")
+    return truth[group]
 
 
 class ShapeTruth(Loss):
@@ -22,18 +32,29 @@ class ShapeTruth(Loss):
 
     def __call__(self, inputs: LossInputs) -> torch.Tensor:
         """(B,) mean vertex distance in mm (or squared distance in mm²)."""
-        truth = inputs.extras.get(TRUTH)
-        if not truth or "identity" not in truth or inputs.model is None:
-            raise FaceReconError(
-                "The shape-truth loss needs the faces' ground truth, which only synthetic training faces have: "
-                "use it in a train stage with task.data synthetic, or remove it.")
+        identity, expression = _truth(inputs, "identity", "shape-truth"), _truth(inputs, "expression", "shape-truth")
         model = inputs.model
         predicted = model.shape(inputs.coefficients["identity"], inputs.coefficients["expression"])
         with torch.no_grad():
-            true = model.shape(truth["identity"].to(predicted), truth["expression"].to(predicted))
+            true = model.shape(identity.to(predicted), expression.to(predicted))
         if self.params.region == "face":
             predicted, true = predicted[:, model.face_mask], true[:, model.face_mask]
         squared = (predicted - true).pow(2).sum(-1)
         if self.params.distance == "squared":
             return squared.mean(-1)
         return (squared + 1e-8).sqrt().mean(-1)
+
+
+class LightTruth(Loss):
+    """Σ_k mean_c (ℓ_kc − ℓ*_kc)² over the (B, K, 3) light coefficients, per face: for spherical
+    harmonics (an orthonormal basis) the squared radiance difference integrated over the sphere,
+    averaged over the colour channels. Pre-training the light head on it gives the later
+    self-supervised stages a light that explains the photo from their first step, so that the
+    photometric loss does not first reshape the face to make up for a wrong light.
+    """
+
+    def __call__(self, inputs: LossInputs) -> torch.Tensor:
+        """(B,) squared coefficient distance."""
+        light = inputs.coefficients["light"]
+        true = _truth(inputs, "light", "light-truth").to(light)
+        return (light - true).pow(2).mean(-1).sum(-1)

@@ -23,7 +23,7 @@ from plugins.losses.blur import gaussian_blur, gaussian_kernel
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 NAMES = [
     "landmark", "photometric", "gaussian-prior", "sh-prior", "texture-symmetry", "texture-consistency",
-    "texture-chromaticity", "texture-smoothness", "texture-range", "shape-truth", "size-prior",
+    "texture-chromaticity", "texture-smoothness", "texture-range", "shape-truth", "size-prior", "light-truth",
 ]
 T = 8
 
@@ -158,7 +158,7 @@ def test_every_loss_returns_one_differentiable_value_per_face(build, device):
         "texture-smoothness": "roughness", "texture-range": "diffuse",
     }
     for name in NAMES:
-        if name in ("shape-truth", "size-prior"):  # need a model's shapes: LossContract and own tests cover them
+        if name in ("shape-truth", "size-prior", "light-truth"):  # need a model or a truth: LossContract and own tests cover them
             continue
         value = build(name, device).raw(inputs)
         assert value.shape == (b,) and value.dtype == torch.float32 and value.device.type == device, name
@@ -588,3 +588,44 @@ def test_squared_shape_truth_is_not_deflected_by_an_unseen_size_error():
     assert float(squared[2, 0]) > 0 and float(euclidean[2, 0]) > 0      # both pull the expression back
     assert torch.allclose(squared[:2].mean(0), squared[2], rtol=1e-3, atol=1e-5)
     assert float(euclidean[:2, 0].mean()) < 0.7 * float(euclidean[2, 0])
+
+
+# --- light truth --------------------------------------------------------------------------------
+
+def test_light_truth_is_the_radiance_difference_over_the_sphere():
+    """With SH light (an orthonormal basis) the loss is ∫ (L − L*)² dω over the sphere, averaged
+    over the colour channels: checked against the lighting's own radiance on a fine sphere grid.
+    Its gradient moves the predicted light towards the truth."""
+    from facerecon.api import build as build_component
+
+    lighting = build_component("lighting", "sh", bands=3)
+    g = torch.Generator().manual_seed(0)
+    truth = lighting.initial(2) + 0.3 * torch.randn(2, lighting.n_coeffs, 3, generator=g)
+    predicted = (lighting.initial(2) + 0.3 * torch.randn(2, lighting.n_coeffs, 3, generator=g)).requires_grad_(True)
+    loss = build_component("loss", "light-truth")
+    value = loss(LossInputs(coefficients={"light": predicted}, extras={"truth": {"light": truth}}))
+
+    theta = (torch.arange(400) + 0.5) / 400 * math.pi  # polar angle
+    phi = (torch.arange(800) + 0.5) / 800 * 2 * math.pi
+    t, p = torch.meshgrid(theta, phi, indexing="ij")
+    directions = torch.stack([t.sin() * p.cos(), t.sin() * p.sin(), t.cos()], -1).reshape(1, -1, 3).expand(2, -1, -1)
+    area = (t.sin() * (math.pi / 400) * (2 * math.pi / 800)).reshape(1, -1, 1)
+    with torch.no_grad():
+        difference = lighting.radiance(predicted, directions) - lighting.radiance(truth, directions)
+        integral = (difference.pow(2) * area).sum(1).mean(-1)
+    torch.testing.assert_close(value.detach(), integral, rtol=1e-3, atol=1e-5)
+
+    value.sum().backward()
+    with torch.no_grad():
+        stepped = predicted - 0.1 * predicted.grad
+        after = loss(LossInputs(coefficients={"light": stepped}, extras={"truth": {"light": truth}}))
+    assert (after < value.detach()).all()
+
+
+def test_light_truth_without_a_truth_says_what_it_needs():
+    from facerecon.api import build as build_component
+    from facerecon.errors import FaceReconError
+
+    loss = build_component("loss", "light-truth")
+    with pytest.raises(FaceReconError, match="only synthetic training faces have"):
+        loss(LossInputs(coefficients={"light": torch.zeros(1, 9, 3)}))
