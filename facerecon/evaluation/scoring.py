@@ -49,6 +49,7 @@ from .prediction import Prediction
 from .truth import FaceTruth
 
 __all__ = ["NOW_LANDMARKS", "NOSE_TIP", "ScoreSettings", "GeometryScore", "FaceScore", "face_region",
+           "camera_facing_normals",
            "region_around_nose", "vertex_distances", "score_geometry", "score_prediction", "score_baseline",
            "score_photo", "envmap_irradiance", "METRICS"]
 
@@ -181,7 +182,7 @@ def score_geometry(vertices: np.ndarray, faces: np.ndarray, landmark_vertices: n
     return GeometryScore(metrics, vertex_errors, found.distances, transform)
 
 
-def _camera_facing_normals(count: int = 2000) -> np.ndarray:
+def camera_facing_normals(count: int = 2000) -> np.ndarray:
     """(N, 3) unit normals spread evenly over the hemisphere facing the camera (z < 0)."""
     i = np.arange(count) + 0.5
     z = -i / count
@@ -257,7 +258,7 @@ def score_prediction(prediction: Prediction, truth: FaceTruth, photo: np.ndarray
         metrics["albedo_rmse"] = scaled_rmse(predicted, truth_albedo)[0]
 
     if prediction.envmap is not None:
-        normals = _camera_facing_normals()
+        normals = camera_facing_normals()
         predicted, expected = envmap_irradiance(prediction.envmap, normals), truth.irradiance(normals)
         rmse, _ = scaled_rmse(predicted, expected)
         metrics["light_rmse"] = rmse / float(np.sqrt((expected ** 2).mean()))

@@ -184,7 +184,8 @@ class TrainTask(Task):
 
     def _baselines(self, trainer: Trainer, validation: FaceSet) -> dict[str, float]:
         """Errors of the evaluation's reference shapes placed at the true pose and camera (what a
-        network must beat): the mean face, and the mean identity with the true expression."""
+        network must beat): the mean face, and the mean identity with the true expression (both
+        lit by the true light, so there is no light baseline: the untrained network's initial light is it)."""
         if not validation.truth:
             return {}
         out = {}
@@ -194,7 +195,7 @@ class TrainTask(Task):
                 if group not in keep:
                     values[group] = torch.zeros_like(values[group])
             metrics = measure(trainer.pipeline, values, validation, trainer.device)
-            out.update({f"{name}_{k}": v for k, v in metrics.items()})
+            out.update({f"{name}_{k}": v for k, v in metrics.items() if k != "light_rmse"})
         return out
 
     # -- the loop ----------------------------------------------------------------------------
@@ -342,7 +343,8 @@ class TrainingLog:
         import matplotlib.pyplot as plt
 
         history = self.history
-        metrics = [k for k in ("geometry_mm", "geometry_mm_scaled", "landmark_px") if any(k in e for e in history["epochs"])]
+        metrics = [k for k in ("geometry_mm", "geometry_mm_scaled", "landmark_px", "light_rmse")
+                   if any(k in e for e in history["epochs"])]
         fig, axes = plt.subplots(1, 1 + len(metrics), figsize=(5 * (1 + len(metrics)), 3.6), squeeze=False)
         ax = axes[0][0]
         if history["steps"]:
@@ -396,10 +398,10 @@ class TrainingLog:
                                "steps": state["step"]}
         if epochs:
             final, first = epochs[-1], epochs[0]
-            for key in ("geometry_mm", "geometry_mm_scaled", "landmark_px", "landmark_iod", "ms_per_image"):
+            for key in ("geometry_mm", "geometry_mm_scaled", "landmark_px", "landmark_iod", "light_rmse", "ms_per_image"):
                 if key in final:
                     row[key] = final[key]
-            for key in ("geometry_mm", "geometry_mm_scaled", "landmark_px"):
+            for key in ("geometry_mm", "geometry_mm_scaled", "landmark_px", "light_rmse"):
                 if key in first and first["stage"] == "untrained":
                     row[f"{key}_untrained"] = first[key]
         for key, value in self.history["baselines"].items():

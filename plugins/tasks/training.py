@@ -286,9 +286,16 @@ def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: Face
     """Landmark and (with ground truth) geometry errors of physical ``values`` (N, ...) for ``faces``:
     ``landmark_px`` and ``landmark_iod`` (means over faces); ``geometry_mm`` and
     ``geometry_mm_scaled``: the evaluation's vertex-to-vertex mean over every face-region point of
-    every face, after rigid and similarity alignment (:func:`.accuracy.geometry_distances`)."""
+    every face, after rigid and similarity alignment (:func:`.accuracy.geometry_distances`);
+    ``light_rmse``: the evaluation's light error, the RMS difference of the irradiance on
+    camera-facing normals after the best scale per channel, relative to the truth's RMS (mean over
+    faces)."""
+    from facerecon.evaluation.metrics import scaled_rmse
+    from facerecon.evaluation.scoring import camera_facing_normals
+
     model = pipeline.model
-    px, iod = [], []
+    normals = torch.as_tensor(camera_facing_normals(500), dtype=torch.float32, device=device)
+    px, iod, light = [], [], []
     distances: dict[str, list] = {"rigid": [], "scaled": []}
     start = 0
     for batch in torch.utils.data.DataLoader(faces, batch_size=chunk, shuffle=False):
@@ -306,8 +313,15 @@ def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: Face
             true = model.shape(truth["identity"], truth["expression"])
             for key, value in geometry_distances(predicted, true, model.faces, model.landmarks).items():
                 distances[key].append(value)
+        if "light" in truth:
+            directions = normals.expand(count, -1, -1)
+            predicted_light = pipeline.lighting.irradiance(own["light"], directions).cpu().numpy()
+            true_light = pipeline.lighting.irradiance(truth["light"].float(), directions).cpu().numpy()
+            light += [scaled_rmse(p, t)[0] / float(np.sqrt((t ** 2).mean())) for p, t in zip(predicted_light, true_light)]
     metrics = {"landmark_px": float(torch.cat(px).mean()), "landmark_iod": float(torch.cat(iod).mean())}
     if distances["rigid"]:
         metrics["geometry_mm"] = float(np.concatenate(distances["rigid"]).mean())
         metrics["geometry_mm_scaled"] = float(np.concatenate(distances["scaled"]).mean())
+    if light:
+        metrics["light_rmse"] = float(np.mean(light))
     return metrics

@@ -117,6 +117,8 @@ def test_checkpoint_reloads_to_the_same_predictions(host, straight):
     logged = json.loads((straight / "training.json").read_text())["epochs"][-1]
     assert metrics["landmark_px"] == pytest.approx(logged["landmark_px"], abs=1e-3)
     assert metrics["geometry_mm"] == pytest.approx(logged["geometry_mm"], abs=1e-3)
+    assert metrics["light_rmse"] == pytest.approx(logged["light_rmse"], abs=1e-4)
+    assert 0 < metrics["light_rmse"] < 1.5
     assert TrainTask  # the task module imports without side effects
 
 
