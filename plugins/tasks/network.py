@@ -170,12 +170,19 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 def load_network_state(network: nn.Module, tensors: dict[str, torch.Tensor], path: Path | str) -> None:
     """Load the ``network.`` tensors of a checkpoint into ``network`` (every key must match)."""
     state = {k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")}
-    missing, unexpected = network.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    own = network.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        example = (f"{reshaped[0]} is {tuple(state[reshaped[0]].shape)} there, {tuple(own[reshaped[0]].shape)} here"
+                   if reshaped else (missing or unexpected)[0])
         raise FaceReconError(
-            f"The checkpoint {path} does not fit this network ({len(missing)} missing and {len(unexpected)} "
-            f"unexpected weights, e.g. {(missing or unexpected)[0]}): it was trained with another encoder, model, "
-            "lighting or decoder.")
+            f"The checkpoint {path} does not fit this network ({len(missing)} missing, {len(unexpected)} unexpected "
+            f"and {len(reshaped)} differently shaped weights, e.g. {example}): it was trained with another encoder, "
+            "model, lighting or decoder, or with an older facerecon whose defaults differed (an upconv decoder "
+            "trained before `shuffle` existed used shuffle 2). Train it again with this version.")
+    network.load_state_dict(state)
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], saved: dict) -> None:

@@ -122,6 +122,25 @@ def test_checkpoint_reloads_to_the_same_predictions(host, straight):
     assert TrainTask  # the task module imports without side effects
 
 
+def test_a_checkpoint_of_another_decoder_is_refused_clearly(host, straight):
+    """A network built with another decoder (here shuffle 2, the upconv default before shuffle
+    existed) is told plainly that the checkpoint does not fit, not a torch traceback."""
+    from facerecon.errors import FaceReconError
+    from facerecon.pipeline import FacePipeline
+    from plugins.tasks.network import build_network, checkpoint_recipe, load_checkpoint, load_network_state
+
+    path = straight / "checkpoints" / "last.safetensors"
+    tensors, metadata = load_checkpoint(path)
+    assert "shuffle: 4" in metadata["recipe"]
+    recipe = checkpoint_recipe({**metadata, "recipe": metadata["recipe"].replace("shuffle: 4", "shuffle: 2")},
+                               host.registry)
+    build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
+    pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+    with pytest.raises(FaceReconError, match=r"does not fit this network .* differently shaped weights, e\.g\. "
+                                             r"decoders\.maps\.head\.\w+ is \(112"):
+        load_network_state(build_network(recipe.root, build, pipeline), tensors, path)
+
+
 def test_resume_continues_the_same_loss_curve(host, recipe_file, straight, tmp_path):
     run_recipe(recipe_file, host, sets=["task.max_epochs=1"], output=str(tmp_path))
     first = json.loads((tmp_path / "training.json").read_text())
