@@ -49,7 +49,7 @@ from .prediction import Prediction
 from .truth import FaceTruth
 
 __all__ = ["NOW_LANDMARKS", "NOSE_TIP", "ScoreSettings", "GeometryScore", "FaceScore", "face_region",
-           "camera_facing_normals",
+           "camera_facing_normals", "light_rmse",
            "region_around_nose", "vertex_distances", "score_geometry", "score_prediction", "score_baseline",
            "score_photo", "envmap_irradiance", "METRICS"]
 
@@ -191,6 +191,13 @@ def camera_facing_normals(count: int = 2000) -> np.ndarray:
     return np.stack([r * np.cos(angle), r * np.sin(angle), z], axis=1)
 
 
+def light_rmse(predicted: np.ndarray, expected: np.ndarray) -> float:
+    """The light error of one face: the RMS difference of (N, 3) irradiances on the same normals after
+    the best scale per channel (light and albedo trade off in a photo), relative to ``expected``'s RMS."""
+    rmse, _ = scaled_rmse(predicted, expected)
+    return rmse / float(np.sqrt((np.asarray(expected) ** 2).mean()))
+
+
 def envmap_irradiance(envmap: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """Unshadowed irradiance E(n) = ∫ L(ω) max(0, n·ω) dω of a lat-long radiance map.
 
@@ -260,8 +267,7 @@ def score_prediction(prediction: Prediction, truth: FaceTruth, photo: np.ndarray
     if prediction.envmap is not None:
         normals = camera_facing_normals()
         predicted, expected = envmap_irradiance(prediction.envmap, normals), truth.irradiance(normals)
-        rmse, _ = scaled_rmse(predicted, expected)
-        metrics["light_rmse"] = rmse / float(np.sqrt((expected ** 2).mean()))
+        metrics["light_rmse"] = light_rmse(predicted, expected)
         luminance = predicted @ _REC709
         if luminance.max() > _DIRECTIONAL * max(luminance.min(), 1e-12):  # a light with a brightest side
             brightest = normals[int(np.argmax(luminance))]

@@ -34,6 +34,9 @@ class ShapeTruth(Loss):
         """(B,) mean vertex distance in mm (or squared distance in mm²)."""
         identity, expression = _truth(inputs, "identity", "shape-truth"), _truth(inputs, "expression", "shape-truth")
         model = inputs.model
+        if model is None:
+            raise FaceReconError("The shape-truth loss needs the morphable model in its inputs to compare shapes; "
+                                 "use it in a train stage, whose pipeline passes it.")
         predicted = model.shape(inputs.coefficients["identity"], inputs.coefficients["expression"])
         with torch.no_grad():
             true = model.shape(identity.to(predicted), expression.to(predicted))

@@ -290,8 +290,7 @@ def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: Face
     ``light_rmse``: the evaluation's light error, the RMS difference of the irradiance on
     camera-facing normals after the best scale per channel, relative to the truth's RMS (mean over
     faces)."""
-    from facerecon.evaluation.metrics import scaled_rmse
-    from facerecon.evaluation.scoring import camera_facing_normals
+    from facerecon.evaluation.scoring import camera_facing_normals, light_rmse
 
     model = pipeline.model
     normals = torch.as_tensor(camera_facing_normals(500), dtype=torch.float32, device=device)
@@ -317,7 +316,7 @@ def measure(pipeline: FacePipeline, values: dict[str, torch.Tensor], faces: Face
             directions = normals.expand(count, -1, -1)
             predicted_light = pipeline.lighting.irradiance(own["light"], directions).cpu().numpy()
             true_light = pipeline.lighting.irradiance(truth["light"].float(), directions).cpu().numpy()
-            light += [scaled_rmse(p, t)[0] / float(np.sqrt((t ** 2).mean())) for p, t in zip(predicted_light, true_light)]
+            light += [light_rmse(p, t) for p, t in zip(predicted_light, true_light)]
     metrics = {"landmark_px": float(torch.cat(px).mean()), "landmark_iod": float(torch.cat(iod).mean())}
     if distances["rigid"]:
         metrics["geometry_mm"] = float(np.concatenate(distances["rigid"]).mean())
