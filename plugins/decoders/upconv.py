@@ -12,11 +12,12 @@ __all__ = ["UpconvDecoder", "UpconvNetwork"]
 
 
 class UpconvNetwork(nn.Module):
-    """(B, D) -> (B, size, size, channels): a linear layer to a ``start``×``start`` grid, then
-    blocks of (upsample ×2, conv 3×3, norm, SiLU) up to 1/``shuffle`` of ``size`` and a
-    zero-initialised 3×3 convolution to shuffle²·``channels`` rearranged into the last ``shuffle``×
-    enlargement (pixel shuffle: the largest grids, the costliest, get no convolution of their own);
-    resized when ``size`` is not ``start``·2^k. The output starts at 0."""
+    """(B, D) -> (B, size, size, channels): a linear map of rank ``project_rank`` to a
+    ``start``×``start`` grid, then blocks of (upsample ×2, conv 3×3, norm, SiLU) up to 1/``shuffle``
+    of ``size`` and a zero-initialised ``head_kernel``² convolution to shuffle²·``channels``
+    rearranged into the last ``shuffle``× enlargement (pixel shuffle: the largest grids, the
+    costliest, get no convolution of their own); resized when ``size`` is not ``start``·2^k. The
+    output starts at 0."""
 
     def __init__(self, in_features: int, size: int, channels: int, params) -> None:
         super().__init__()
@@ -24,7 +25,10 @@ class UpconvNetwork(nn.Module):
         blocks = max(0, math.ceil(math.log2(max(size, 1) / self.start)) - int(math.log2(self.shuffle)))
         width = params.channels
         self.width = width
-        self.project = nn.Linear(in_features, width * self.start * self.start)
+        grid = width * self.start * self.start
+        rank = params.project_rank
+        self.project = (nn.Sequential(nn.Linear(in_features, rank, bias=False), nn.Linear(rank, grid))
+                        if 0 < rank < min(in_features, grid) else nn.Linear(in_features, grid))
         layers: list[nn.Module] = []
         for _ in range(blocks):
             out = max(params.min_channels, width // 2)
@@ -32,7 +36,7 @@ class UpconvNetwork(nn.Module):
                        _norm(params.norm, out), nn.SiLU()]
             width = out
         self.blocks = nn.Sequential(*layers)
-        self.head = nn.Conv2d(width, self.shuffle ** 2 * channels, 3, padding=1)
+        self.head = nn.Conv2d(width, self.shuffle ** 2 * channels, params.head_kernel, padding=params.head_kernel // 2)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 

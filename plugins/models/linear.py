@@ -46,6 +46,7 @@ class LinearFaceModel(MorphableModel):
 
     Attributes (beyond :class:`MorphableModel`'s):
         mean: (V, 3); identity_basis: (Ki, V, 3); expression_basis: (Ke, V, 3).
+        shape_basis: (Ki + Ke, V*3), both bases in one matrix (the two above are views of it).
         texel_mask: (T*T,) bool, texels inside triangles of the face region.
         cavity: (V,) bool, vertices of an added mouth cavity, or None.
         texel_cavity: (T*T,) float in [0, 1], how much of each texel is mouth cavity, or None.
@@ -55,6 +56,7 @@ class LinearFaceModel(MorphableModel):
     def __init__(self, params, context: BuildContext) -> None:
         super().__init__(params, context)
         self.cache_hit = False
+        self._mean_textures: Textures | None = None
 
     def _install(self, arrays: dict[str, np.ndarray]) -> None:
         """Move the compiled arrays onto the device and set the interface attributes."""
@@ -62,8 +64,12 @@ class LinearFaceModel(MorphableModel):
             return torch.from_numpy(np.ascontiguousarray(arrays[name])).to(device=self.device, dtype=dtype)
 
         self.mean = tensor("mean", torch.float32)
-        self.identity_basis = tensor("identity", torch.float32)
-        self.expression_basis = tensor("expression", torch.float32)
+        # One (Ki + Ke, V*3) matrix, so that a shape is a single matrix product (at batch 1 a read
+        # of the bases, which is what it costs); the two bases are views of it.
+        self.shape_basis = torch.cat([tensor("identity", torch.float32), tensor("expression", torch.float32)])
+        self.identity_basis = self.shape_basis[:arrays["identity"].shape[0]]
+        self.expression_basis = self.shape_basis[arrays["identity"].shape[0]:]
+        self.shape_basis = self.shape_basis.reshape(self.shape_basis.shape[0], -1)
         self.faces = tensor("faces", torch.long)
         self.uvs = tensor("uvs", torch.float32)
         self.landmarks = tensor("landmarks", torch.long)
@@ -85,6 +91,7 @@ class LinearFaceModel(MorphableModel):
         self.n_albedo = int(self.diffuse_basis.shape[0]) if self.diffuse_basis is not None else 0
         self.cavity = tensor("cavity", torch.bool) if "cavity" in arrays else None
         self.texel_cavity = None if self.cavity is None else self.bake(self.cavity.float()[None, :, None]).reshape(-1)
+        self._mean_textures = None
 
     def shape(self, identity: torch.Tensor, expression: torch.Tensor, indices: torch.Tensor | None = None) -> torch.Tensor:
         """Vertices from coefficients in standard deviations.
@@ -95,11 +102,11 @@ class LinearFaceModel(MorphableModel):
         Returns:
             (B, V, 3) (or (B, N, 3)) model-frame vertices in mm.
         """
-        mean, ident, expr = self.mean, self.identity_basis, self.expression_basis
+        coefficients = torch.cat([identity, expression], -1)
+        mean, basis = self.mean, self.shape_basis
         if indices is not None:
-            mean, ident, expr = mean[indices], ident[:, indices], expr[:, indices]
-        return (mean + torch.einsum("bk,kvc->bvc", identity, ident)
-                + torch.einsum("bk,kvc->bvc", expression, expr))
+            mean, basis = mean[indices], basis.view(-1, *mean.shape)[:, indices].reshape(basis.shape[0], -1)
+        return torch.addmm(mean.reshape(1, -1), coefficients, basis).view(coefficients.shape[0], *mean.shape)
 
     def bake(self, values: torch.Tensor) -> torch.Tensor:
         """Per-vertex values to UV maps by barycentric interpolation.
@@ -127,7 +134,18 @@ class LinearFaceModel(MorphableModel):
             batch: B, used when ``albedo`` is None.
         Returns:
             :class:`Textures` with (B, T, T, 3) diffuse and specular and (B, T, T, 1) roughness, linear.
+            Without ``albedo`` they are the model's mean maps, computed once and expanded to the
+            batch: read them, never write into them.
         """
+        if albedo is None:
+            if self._mean_textures is None:
+                self._mean_textures = self._textures(None, 1)
+            mean = self._mean_textures
+            return Textures(*(t.expand(batch, -1, -1, -1) for t in (mean.diffuse, mean.specular, mean.roughness)))
+        return self._textures(albedo, batch)
+
+    def _textures(self, albedo: torch.Tensor | None, batch: int) -> Textures:
+        """:meth:`textures`, computed every call."""
         if albedo is not None:
             if albedo.shape[-1] != self.n_albedo:
                 raise ValueError(f"albedo should have {self.n_albedo} coefficients, got {tuple(albedo.shape)}")

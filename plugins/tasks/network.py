@@ -181,7 +181,8 @@ def load_network_state(network: nn.Module, tensors: dict[str, torch.Tensor], pat
             f"The checkpoint {path} does not fit this network ({len(missing)} missing, {len(unexpected)} unexpected "
             f"and {len(reshaped)} differently shaped weights, e.g. {example}): it was trained with another encoder, "
             "model, lighting or decoder, or with an older facerecon whose defaults differed (an upconv decoder "
-            "trained before `shuffle` existed used shuffle 2). Train it again with this version.")
+            "trained before `shuffle` existed used shuffle 2; one trained before `project_rank` and `head_kernel` "
+            "existed used 0 and 3). Train it again with this version.")
     network.load_state_dict(state)
 
 

@@ -287,6 +287,10 @@ def test_lite_textures_are_the_constant_prior_and_a_dark_mouth(lite_cache):
     assert torch.allclose(tex.roughness, torch.full((2, 64, 64, 1), 0.3))
     assert model.textures(torch.zeros(3, 0), 1).diffuse.shape[0] == 3
     assert model.texel_mask.shape == (64 * 64,)
+    # The mean maps are computed once: later calls, at any batch size, read the same values.
+    again = model.textures(None, 5)
+    assert again.diffuse.shape == (5, 64, 64, 3) and again.diffuse.data_ptr() == tex.diffuse.data_ptr()
+    assert torch.equal(again.diffuse[4], tex.diffuse[0]) and torch.equal(again.roughness[4], tex.roughness[1])
 
 
 def test_lite_second_load_reads_the_cache(tmp_path):
@@ -395,6 +399,9 @@ def test_bfm2009_with_albedomm(toy, tmp_path):
     specular = toy.albedo["specular_mean"] + toy.albedo["specular_basis"][:, 1] * np.sqrt(toy.albedo["specular_variance"][1])
     assert torch.allclose(tex.diffuse, model.bake(torch.from_numpy(diffuse.reshape(1, n, 3)).float()), atol=1e-5)
     assert torch.allclose(tex.specular, model.bake(torch.from_numpy(specular.reshape(1, n, 3)).float()), atol=1e-5)
+    mean, zero = model.textures(None, 2), model.textures(torch.zeros(2, 4), 2)
+    for name in ("diffuse", "specular", "roughness"):
+        assert torch.allclose(getattr(mean, name), getattr(zero, name), atol=1e-6), name
     with pytest.raises(FaceReconError, match="n_albedo=6"):
         Bfm2009(toy_params(toy, albedo=True, n_albedo=6), context(tmp_path))
 

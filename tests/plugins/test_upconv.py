@@ -56,3 +56,36 @@ def test_a_shuffle_that_is_not_a_power_of_two_is_refused(shuffle):
     with pytest.raises(RecipeError) as info:
         build("texture_decoder", "upconv", shuffle=shuffle)
     assert f"shuffle: must be a power of 2 (1, 2, 4, 8...), got {shuffle}" in str(info.value)
+
+
+def test_project_rank_factors_the_latent_map():
+    decoder = build("texture_decoder", "upconv", channels=32, min_channels=8, project_rank=8)
+    network = decoder.network(64, 64, 7)
+    reduce, expand = network.project
+    assert (reduce.in_features, reduce.out_features, reduce.bias) == (64, 8, None)
+    assert (expand.in_features, expand.out_features) == (8, 32 * 4 * 4)
+    torch.nn.init.normal_(network.head.weight, std=0.1)
+    with torch.no_grad():
+        maps = network(torch.randn(2, 64))
+    assert maps.shape == (2, 64, 64, 7) and maps.abs().max() > 0
+    # A rank no smaller than the latent or the grid would only add weights: one full matrix then.
+    full = build("texture_decoder", "upconv", channels=32, min_channels=8, project_rank=0).network(64, 64, 7)
+    assert isinstance(full.project, torch.nn.Linear) and full.project.weight.shape == (32 * 16, 64)
+    assert isinstance(build("texture_decoder", "upconv", project_rank=64).network(64, 64, 7).project, torch.nn.Linear)
+
+
+@pytest.mark.parametrize("kernel, reach", [(1, 0), (3, 1)])
+def test_head_kernel_sets_how_far_a_grid_cell_reaches(kernel, reach):
+    """With a 1×1 head a cell of the last grid changes only its own shuffle×shuffle block of texels;
+    with 3×3 also its neighbours' blocks."""
+    decoder = build("texture_decoder", "upconv", channels=16, min_channels=8, head_kernel=kernel)
+    network = decoder.network(8, 64, 3)
+    assert network.head.kernel_size == (kernel, kernel)
+    torch.nn.init.normal_(network.head.weight, std=0.1)
+    features = torch.randn(1, network.head.in_channels, 16, 16)
+    changed = features.clone()
+    changed[0, :, 7, 9] += 1.0
+    with torch.no_grad():
+        difference = (network.head(changed) - network.head(features)).abs().sum(1)[0]
+    rows, columns = torch.nonzero(difference > 1e-6, as_tuple=True)
+    assert (rows.min(), rows.max(), columns.min(), columns.max()) == (7 - reach, 7 + reach, 9 - reach, 9 + reach)
