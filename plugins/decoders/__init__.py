@@ -35,7 +35,8 @@ class UpconvParams:
         1, "Kernel side of the output convolution: 1 makes each shuffle×shuffle block of texels a linear "
         "function of its grid cell's features (the blocks before it give the spatial context); 3 also "
         "mixes the neighbouring cells, at 9× the cost of the largest convolution. In "
-        "benchmarks/bench_decoder.py 1 learns as well and trains faster.")
+        "benchmarks/bench_decoder.py 1 learns as well and trains faster; its maps show the blocks a "
+        "little more.")
 
     def __post_init__(self) -> None:
         if self.shuffle & (self.shuffle - 1):

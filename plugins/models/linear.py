@@ -105,7 +105,7 @@ class LinearFaceModel(MorphableModel):
         coefficients = torch.cat([identity, expression], -1)
         mean, basis = self.mean, self.shape_basis
         if indices is not None:
-            mean, basis = mean[indices], basis.view(-1, *mean.shape)[:, indices].reshape(basis.shape[0], -1)
+            mean, basis = mean[indices], basis.view(-1, *self.mean.shape)[:, indices].reshape(basis.shape[0], -1)
         return torch.addmm(mean.reshape(1, -1), coefficients, basis).view(coefficients.shape[0], *mean.shape)
 
     def bake(self, values: torch.Tensor) -> torch.Tensor:
