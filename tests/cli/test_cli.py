@@ -63,6 +63,15 @@ def test_validate_ok(cli, write_recipe):
     assert result.output == f"ok {path}\n"
 
 
+def test_every_shipped_recipe_validates_against_the_built_in_components(cli):
+    """The recipes in recipes/ (the paper's included, whose BFM2009 files are not needed to validate)."""
+    recipes = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+    assert len(recipes) >= 10
+    result = cli("validate", *map(str, recipes), plugins=[])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "".join(f"ok {path}\n" for path in recipes)
+
+
 def test_validate_lists_every_error_without_traceback(cli, write_recipe):
     good, bad = write_recipe(GOOD, "good.yaml"), write_recipe(BAD, "bad.yaml")
     result = cli("validate", str(good), str(bad))
