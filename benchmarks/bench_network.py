@@ -15,9 +15,11 @@ bands), upconv decoders of 256² diffuse, specular and roughness maps:
   prior losses, every group free, AdamW, gradient clipping; bf16 autocast on CUDA) through the
   ``train`` task's :class:`plugins.tasks.training.Trainer`.
 
-Each time is the median of several runs after a warm-up: on a CPU 9 at batch 1 (single images
-take milliseconds, and a shared machine is noisy), 2 at batch 32, and one training step at batch
-4, so ``make bench`` stays in minutes; on CUDA 9, 3 and 3 steps at batch 64. Results: ``network.json``.
+Each inference time is the median of rounds that run the encoder, the pipeline and the pipeline
+with maps in turn (after a warm-up round), so all three see the same load of a shared machine: 30
+rounds at batch 1 (single images take milliseconds), 3 at batch 32. Training: one step at batch
+4 on a CPU, so ``make bench`` stays in minutes, the median of 3 at batch 64 on CUDA; each after a
+warm-up step. Results: ``network.json``.
 
     python -m benchmarks.bench_network [output_dir]
 """
@@ -80,6 +82,22 @@ def _timed(fn, device: torch.device, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _interleaved(fns: list, device: torch.device, rounds: int) -> list[float]:
+    """Median seconds of each of ``fns`` over ``rounds`` rounds that call each once in turn, after
+    a warm-up round: a shared machine's load changes during a run, and interleaving lets every
+    function see the same load, so their ratios hold even when the times drift."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for round_index in range(rounds + 1):
+        for fn, times in zip(fns, samples):
+            _sync(device)
+            started = time.perf_counter()
+            fn()
+            _sync(device)
+            if round_index:
+                times.append(time.perf_counter() - started)
+    return [statistics.median(times) for times in samples]
+
+
 def _setup(backbone: str, device: torch.device, batch: int):
     from facerecon.api import cache_dir
     from facerecon.pipeline import FacePipeline
@@ -136,9 +154,8 @@ def _inference(backbone: str, device: torch.device, repeats: dict[int, int]) -> 
                 values = network(images, principal, textures=maps)
                 pipeline.decode(values, targets, textures=maps)
 
-        encoder = _timed(encoder_only, device, count) / batch
-        geometry = _timed(lambda: whole(False), device, count) / batch
-        maps = _timed(lambda: whole(True), device, count) / batch
+        encoder, geometry, maps = (t / batch for t in _interleaved(
+            [encoder_only, lambda: whole(False), lambda: whole(True)], device, count))
         out[f"batch{batch}"] = {"encoder_ms": round(1000 * encoder, 2), "pipeline_ms": round(1000 * geometry, 2),
                                 "ratio": round(geometry / encoder, 3), "maps_ms": round(1000 * maps, 2),
                                 "maps_ratio": round(maps / encoder, 3)}
@@ -146,6 +163,7 @@ def _inference(backbone: str, device: torch.device, repeats: dict[int, int]) -> 
 
 
 def _training(backbone: str, device: torch.device, batch: int, steps: int) -> dict:
+    from facerecon.runner import reproducible
     from plugins.tasks.train import TrainTask
     from plugins.tasks.training import Distributed, Trainer
 
@@ -158,7 +176,8 @@ def _training(backbone: str, device: torch.device, batch: int, steps: int) -> di
     trainer.begin_stage(0, steps_per_epoch=steps + 1)
     trainer.train_mode()
     data = next(iter(loader))
-    seconds = _timed(lambda: trainer.step(data), device, steps)
+    with reproducible(device):  # as `facerecon run` trains
+        seconds = _timed(lambda: trainer.step(data), device, steps)
     return {"batch_size": batch, "seconds_per_step": round(seconds, 3), "train_images_per_s": round(batch / seconds, 2),
             "precision": str(network.autocast_dtype or "fp32")}
 
@@ -171,7 +190,7 @@ def run(output: Path) -> dict:
         cuda = device.type == "cuda"
         for backbone in BACKBONES:
             print(f"   {backbone} on {device.type}", flush=True)
-            entry = _inference(backbone, device, repeats={1: 9, 32: 3 if cuda else 2})
+            entry = _inference(backbone, device, repeats={1: 30, 32: 3})
             entry["training"] = _training(backbone, device, batch=64 if cuda else 4, steps=3 if cuda else 1)
             results[f"{device.type}/{backbone}"] = entry
             print(f"   {json.dumps(entry)}", flush=True)
