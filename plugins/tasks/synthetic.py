@@ -136,6 +136,9 @@ def synthetic_faces(pipeline: FacePipeline, renderer: Any, params: Any, count: i
         return cached.subset(range(count))
     parts = [cached] if cached is not None else []
     done = len(cached) if cached is not None else 0
+    # Said once, also where the progress bar is off (a log, a pipe): rendering can take many minutes.
+    where = f"into {path}, read from there by later runs" if path is not None else "(not cached)"
+    tqdm.write(f"{label}: rendering {count - done} of {count} {where}")
     for start in tqdm(range(done, count, chunk), desc=label, leave=False, disable=None):
         indices = list(range(start, min(count, start + chunk)))
         parts.append(_render_chunk(pipeline, renderer, params, indices, seed, size, margin))

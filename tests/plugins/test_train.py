@@ -294,3 +294,20 @@ def test_synthetic_sets_of_any_size_share_one_cache_folder(host, recipe_file):
 
     assert key() == key("task.synthetic.count=4096", "task.synthetic.validation=256", "task.synthetic.seed=5")
     assert key() != key("task.synthetic.jitter=0.1")
+
+
+def test_rendering_a_synthetic_set_says_so_once(host, recipe_file, tmp_path, capsys):
+    """Rendering takes minutes for a real set, and a log has no progress bar: one line says how many
+    faces are rendered and where they are cached; a second call reads them and says nothing."""
+    from facerecon.pipeline import FacePipeline
+    from plugins.tasks.synthetic import synthetic_faces
+
+    recipe = load_recipe(recipe_file, host.registry, [], {})
+    build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
+    pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+    params = recipe.root.task.params
+    arguments = (pipeline, pipeline.renderer, params.synthetic, 3, 11, params.image_size, params.crop_margin, tmp_path)
+    first = synthetic_faces(*arguments, label="test faces")
+    assert f"test faces: rendering 3 of 3 into {tmp_path / 'seed11.safetensors'}" in capsys.readouterr().out
+    second = synthetic_faces(*arguments, label="test faces")
+    assert capsys.readouterr().out == "" and torch.equal(first.images, second.images)
