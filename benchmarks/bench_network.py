@@ -69,19 +69,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed(fn, device: torch.device, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        started = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def _interleaved(fns: list, device: torch.device, rounds: int) -> list[float]:
     """Median seconds of each of ``fns`` over ``rounds`` rounds that call each once in turn, after
     a warm-up round: a shared machine's load changes during a run, and interleaving lets every
@@ -177,7 +164,7 @@ def _training(backbone: str, device: torch.device, batch: int, steps: int) -> di
     trainer.train_mode()
     data = next(iter(loader))
     with reproducible(device):  # as `facerecon run` trains
-        seconds = _timed(lambda: trainer.step(data), device, steps)
+        [seconds] = _interleaved([lambda: trainer.step(data)], device, steps)
     return {"batch_size": batch, "seconds_per_step": round(seconds, 3), "train_images_per_s": round(batch / seconds, 2),
             "precision": str(network.autocast_dtype or "fp32")}
 

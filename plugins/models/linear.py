@@ -56,7 +56,6 @@ class LinearFaceModel(MorphableModel):
     def __init__(self, params, context: BuildContext) -> None:
         super().__init__(params, context)
         self.cache_hit = False
-        self._mean_textures: Textures | None = None
 
     def _install(self, arrays: dict[str, np.ndarray]) -> None:
         """Move the compiled arrays onto the device and set the interface attributes."""
@@ -66,10 +65,10 @@ class LinearFaceModel(MorphableModel):
         self.mean = tensor("mean", torch.float32)
         # One (Ki + Ke, V*3) matrix, so that a shape is a single matrix product (at batch 1 a read
         # of the bases, which is what it costs); the two bases are views of it.
-        self.shape_basis = torch.cat([tensor("identity", torch.float32), tensor("expression", torch.float32)])
-        self.identity_basis = self.shape_basis[:arrays["identity"].shape[0]]
-        self.expression_basis = self.shape_basis[arrays["identity"].shape[0]:]
-        self.shape_basis = self.shape_basis.reshape(self.shape_basis.shape[0], -1)
+        bases = torch.cat([tensor("identity", torch.float32), tensor("expression", torch.float32)])
+        n_identity = arrays["identity"].shape[0]
+        self.identity_basis, self.expression_basis = bases[:n_identity], bases[n_identity:]
+        self.shape_basis = bases.reshape(bases.shape[0], -1)
         self.faces = tensor("faces", torch.long)
         self.uvs = tensor("uvs", torch.float32)
         self.landmarks = tensor("landmarks", torch.long)
@@ -91,7 +90,7 @@ class LinearFaceModel(MorphableModel):
         self.n_albedo = int(self.diffuse_basis.shape[0]) if self.diffuse_basis is not None else 0
         self.cavity = tensor("cavity", torch.bool) if "cavity" in arrays else None
         self.texel_cavity = None if self.cavity is None else self.bake(self.cavity.float()[None, :, None]).reshape(-1)
-        self._mean_textures = None
+        self._mean_textures: Textures | None = None  # textures(None, B), computed on first use
 
     def shape(self, identity: torch.Tensor, expression: torch.Tensor, indices: torch.Tensor | None = None) -> torch.Tensor:
         """Vertices from coefficients in standard deviations.

@@ -282,13 +282,10 @@ def test_reconstruct_writes_every_face_and_refinement_lowers_the_landmark_error(
 def test_synthetic_sets_of_any_size_share_one_cache_folder(host, recipe_file):
     """The cache folder of a synthetic set depends on how faces are drawn and rendered, not on how many
     there are or the seed (the file's name): a larger set extends the cached smaller one."""
-    from facerecon.pipeline import FacePipeline
     from plugins.tasks.synthetic import set_key
 
     def key(*sets: str) -> str:
-        recipe = load_recipe(recipe_file, host.registry, list(sets), {})
-        build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
-        pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+        recipe, pipeline = _recipe_pipeline(host, recipe_file, sets)
         params = recipe.root.task.params
         return set_key(pipeline, pipeline.renderer, params.synthetic, params.image_size, params.crop_margin)
 
@@ -299,15 +296,21 @@ def test_synthetic_sets_of_any_size_share_one_cache_folder(host, recipe_file):
 def test_rendering_a_synthetic_set_says_so_once(host, recipe_file, tmp_path, capsys):
     """Rendering takes minutes for a real set, and a log has no progress bar: one line says how many
     faces are rendered and where they are cached; a second call reads them and says nothing."""
-    from facerecon.pipeline import FacePipeline
     from plugins.tasks.synthetic import synthetic_faces
 
-    recipe = load_recipe(recipe_file, host.registry, [], {})
-    build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
-    pipeline = FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
+    recipe, pipeline = _recipe_pipeline(host, recipe_file)
     params = recipe.root.task.params
     arguments = (pipeline, pipeline.renderer, params.synthetic, 3, 11, params.image_size, params.crop_margin, tmp_path)
     first = synthetic_faces(*arguments, label="test faces")
     assert f"test faces: rendering 3 of 3 into {tmp_path / 'seed11.safetensors'}" in capsys.readouterr().out
     second = synthetic_faces(*arguments, label="test faces")
     assert capsys.readouterr().out == "" and torch.equal(first.images, second.images)
+
+
+def _recipe_pipeline(host, recipe_file, sets=()):
+    """(the validated recipe with ``sets``, its face pipeline) on the CPU."""
+    from facerecon.pipeline import FacePipeline
+
+    recipe = load_recipe(recipe_file, host.registry, list(sets), {})
+    build = Builder(host.registry, torch.device("cpu"), cache_dir(), recipe)
+    return recipe, FacePipeline(build("model"), build("light"), build("reflectance"), build("renderer"))
