@@ -40,12 +40,14 @@ class ShapeTruth(Loss):
         predicted = model.shape(inputs.coefficients["identity"], inputs.coefficients["expression"])
         with torch.no_grad():
             true = model.shape(identity.to(predicted), expression.to(predicted))
-        if self.params.region == "face":
-            predicted, true = predicted[:, model.face_mask], true[:, model.face_mask]
         squared = (predicted - true).pow(2).sum(-1)
-        if self.params.distance == "squared":
-            return squared.mean(-1)
-        return (squared + 1e-8).sqrt().mean(-1)
+        per_vertex = squared if self.params.distance == "squared" else (squared + 1e-8).sqrt()
+        if self.params.region == "face":
+            # A weighted sum rather than selecting the face's vertices: selecting copies them and its
+            # backward pass scatters (a quarter of this loss's time in training).
+            weights = model.face_mask.to(per_vertex.dtype)
+            return per_vertex @ (weights / weights.sum())
+        return per_vertex.mean(-1)
 
 
 class LightTruth(Loss):

@@ -188,10 +188,16 @@ def load_network_state(network: nn.Module, tensors: dict[str, torch.Tensor], pat
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], saved: dict) -> None:
     """Restore an optimiser saved by :func:`save_checkpoint` (``saved`` = ``training["optimizer"]``)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
             _, index, name = key.split(".", 2)
+            param = params[int(index)]
+            if value.shape == param.shape:
+                # Saved contiguous; the moments take their parameter's memory layout (channels-last
+                # convolutions) again, which the fused update, reading them as flat memory, relies on.
+                value = torch.empty_like(param, dtype=value.dtype).copy_(value)
             state.setdefault(int(index), {})[name] = value
     for index, values in saved.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(values)

@@ -173,3 +173,38 @@ def test_synthetic_faces_keep_a_consistent_truth(pipeline):
     centre = faces.landmarks[:, 30].round().long().clamp(0, SIZE - 1)
     for i in range(3):
         assert faces.images[i, centre[i, 1], centre[i, 0]].float().mean() > 10
+
+
+def test_a_restored_optimiser_continues_exactly_on_channels_last_weights(tmp_path):
+    """Checkpoints store the optimiser's moments contiguous; restored, they take their
+    convolution's channels-last layout again, so the fused AdamW the trainer uses (which reads
+    them as flat memory) continues as if never stopped (without it the weights drift apart)."""
+    from plugins.tasks.network import load_checkpoint, load_network_state, load_optimizer_state, save_checkpoint
+
+    torch.manual_seed(0)
+    images = torch.randn(4, 3, 9, 9).contiguous(memory_format=torch.channels_last)
+    target = torch.randn(4, 8, 7, 7)
+
+    def network_and_optimiser():
+        torch.manual_seed(1)
+        net = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+        return net, torch.optim.AdamW(net.parameters(), lr=0.01, fused=True)
+
+    def steps(net, optimiser, count):
+        for _ in range(count):
+            optimiser.zero_grad()
+            (net(images) - target).pow(2).mean().backward()
+            optimiser.step()
+
+    straight, optimiser = network_and_optimiser()
+    assert not straight.weight.is_contiguous()
+    steps(straight, optimiser, 3)
+    path = save_checkpoint(tmp_path / "c.safetensors", straight, "", {}, optimiser)
+    steps(straight, optimiser, 3)
+
+    restored, fresh = network_and_optimiser()
+    tensors, metadata = load_checkpoint(path)
+    load_network_state(restored, tensors, path)
+    load_optimizer_state(fresh, tensors, metadata["training"]["optimizer"])
+    steps(restored, fresh, 3)
+    assert torch.equal(restored.weight, straight.weight) and torch.equal(restored.bias, straight.bias)
