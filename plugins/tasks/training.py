@@ -172,8 +172,8 @@ class Trainer:
         param_groups = [{"params": parts[name], "lr": prepared.stage.lr * prepared.lr_scale.get(name, 1.0), "name": name}
                         for name in parts if name in trainable and parts[name]]
         self.current = prepared
-        # The fused update is one kernel for every tensor: on a CPU it took a ResNet-18's optimiser step
-        # from 42 to 5 ms (the default updates tensor by tensor there).
+        # The fused update is one kernel for every tensor: on two CPU threads it took a ResNet-18's
+        # optimiser step (channels-last weights) from 28 to 9 ms; the default goes tensor by tensor there.
         fused = self.device.type in ("cpu", "cuda")
         self.optimizer = torch.optim.AdamW(param_groups, lr=prepared.stage.lr, weight_decay=self.params.weight_decay,
                                            fused=fused or None) if param_groups else None
