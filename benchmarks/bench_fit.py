@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import devices as bench_devices
 from facerecon.io import atomic_write
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ def run(output_dir: Path) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     work = output_dir / "fit_work"
     photos = make_photos(work / "photos", max(BATCH_SIZES))
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [device.type for device in bench_devices()]
     results = {
         "recipe": str(RECIPE.relative_to(REPO)),
         "images": "variants of skimage.data.astronaut() (512x512): mirrored, rotated, scaled, exposure",

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import devices
 from facerecon.io import atomic_write
 
 BACKBONES = ("resnet18", "resnet50", "resnet152")
@@ -149,8 +150,9 @@ def _inference(backbone: str, device: torch.device, repeats: dict[int, int]) -> 
     return out
 
 
-def _training(backbone: str, device: torch.device, batch: int, steps: int) -> dict:
-    from facerecon.runner import reproducible
+def training_step(backbone: str, device: torch.device, batch: int, steps: int):
+    """A trainer of the rasterizer variant in training mode, ready for ``steps`` steps, and one batch
+    of ``batch`` faces: ``(trainer, batch)``; ``trainer.step(batch)`` is the step the bench times."""
     from plugins.tasks.train import TrainTask
     from plugins.tasks.training import Distributed, Trainer
 
@@ -162,18 +164,23 @@ def _training(backbone: str, device: torch.device, batch: int, steps: int) -> di
     loader = torch.utils.data.DataLoader(faces, batch_size=batch)
     trainer.begin_stage(0, steps_per_epoch=steps + 1)
     trainer.train_mode()
-    data = next(iter(loader))
+    return trainer, next(iter(loader))
+
+
+def _training(backbone: str, device: torch.device, batch: int, steps: int) -> dict:
+    from facerecon.runner import reproducible
+
+    trainer, data = training_step(backbone, device, batch, steps)
     with reproducible(device):  # as `facerecon run` trains
         [seconds] = _interleaved([lambda: trainer.step(data)], device, steps)
     return {"batch_size": batch, "seconds_per_step": round(seconds, 3), "train_images_per_s": round(batch / seconds, 2),
-            "precision": str(network.autocast_dtype or "fp32")}
+            "precision": str(trainer.network.autocast_dtype or "fp32")}
 
 
 def run(output: Path) -> dict:
     """Every backbone on the CPU and, when present, on CUDA."""
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     results = {}
-    for device in devices:
+    for device in devices():
         cuda = device.type == "cuda"
         for backbone in BACKBONES:
             print(f"   {backbone} on {device.type}", flush=True)

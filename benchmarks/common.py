@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ __all__ = ["BenchFace", "posed_face", "time_call", "render_timings", "bar_plot",
 
 
 def devices() -> list[torch.device]:
-    """The CPU, and CUDA when present."""
-    return [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    """The CPU, and CUDA when present. ``FACERECON_BENCH_DEVICES`` (comma-separated, e.g. ``cuda``)
+    keeps only the devices it names, so that a short session on a GPU machine skips the CPU rows."""
+    present = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    wanted = os.environ.get("FACERECON_BENCH_DEVICES")
+    return [torch.device(name) for name in present if not wanted or name in wanted.split(",")]
 
 
 @dataclass

@@ -1,13 +1,17 @@
 """Photo backgrounds without faces: random crops of images that scikit-image ships."""
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
 __all__ = ["background"]
 
 
+@functools.lru_cache(maxsize=None)  # a few images, each decoded once instead of once per face
 def _load(name: str) -> np.ndarray:
+    """The image ``name`` of ``skimage.data`` as read-only (H, W, 3) uint8."""
     from skimage import data
 
     image = np.asarray(getattr(data, name)())
@@ -15,7 +19,9 @@ def _load(name: str) -> np.ndarray:
         image = (np.clip(image.astype(np.float64) / max(float(image.max()), 1e-9), 0, 1) * 255).astype(np.uint8)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3])
+    image = np.ascontiguousarray(image[..., :3])
+    image.flags.writeable = False
+    return image
 
 
 def background(rng: np.random.Generator, names: list[str] | tuple[str, ...], width: int, height: int) -> np.ndarray:

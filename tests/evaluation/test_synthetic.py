@@ -87,3 +87,25 @@ def test_truth_file_round_trip(generated, tmp_path):
 def test_bad_settings_are_reported(registry, tmp_path, params, message):
     with pytest.raises(FaceReconError, match=message):
         Builder(registry, resolve_device("cpu"), tmp_path).build_node("dataset", {"type": "synthetic-faces", **params})
+
+
+@pytest.mark.parametrize("centre, softness_mm", [((64.0, 64.0), 4.0), ((3.0, 120.0), 6.0), ((90.0, 40.0), 0.1)])
+def test_a_painted_feature_blends_as_over_the_whole_map(centre, softness_mm):
+    """The albedo painter blends each feature inside its bounding box widened by the blur's reach;
+    the map must come out as blending the whole map gives (in the middle, at an edge, unblurred)."""
+    import cv2
+
+    from facerecon.evaluation.draw import _Canvas
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.2, 0.8, (128, 128, 3)).astype(np.float32)
+    canvas = _Canvas(base.copy(), rng.uniform(0, 128, (68, 2)), texels_per_mm=2.0)
+    colour = np.array([0.9, 0.2, 0.1])
+    mask = canvas.disc(np.array(centre), 5.0)
+    canvas.blend(mask, colour, softness_mm, 0.7)
+    sigma = softness_mm * 2.0
+    blurred = cv2.GaussianBlur(mask, (0, 0), sigma) if sigma > 0.3 else mask
+    weight = (np.clip(blurred, 0.0, 1.0) * 0.7)[..., None]
+    expected = base * (1.0 - weight) + colour * weight
+    assert canvas.map.dtype == np.float64 and np.abs(canvas.map - base).max() > 0.1
+    np.testing.assert_allclose(canvas.map, expected, rtol=0, atol=1e-6)
