@@ -28,9 +28,9 @@ part 100 "profile resnet50 training step" "$PY" -m benchmarks.profile_network --
     --batches 64,128,256 --output "$OUT"
 part 60 "CUDA tests" "$PY" -m pytest -q -p no:cacheprovider tests/plugins/test_losses.py \
     tests/plugins/test_rasterizer.py tests/plugins/test_models.py
-part 120 "train deepnextface-lite on CUDA (short)" "$PY" -m facerecon run recipes/deepnextface-lite.yaml \
+part 150 "train deepnextface-lite on CUDA (short)" "$PY" -m facerecon run recipes/deepnextface-lite.yaml \
     --output /tmp/gpu-train --set device=cuda --set task.batch_size=64 \
-    --set task.synthetic.count=2048 --set task.synthetic.validation=256 --set stages.pretrain.steps=3
+    --set task.synthetic.count=1024 --set task.synthetic.validation=128 --set stages.pretrain.steps=3
 cp /tmp/gpu-train/summary.json "$OUT/train_summary.json" 2>/dev/null
 cp /tmp/gpu-train/training.json "$OUT/train_history.json" 2>/dev/null
 cp /tmp/gpu-train/loss.png "$OUT/train_loss.png" 2>/dev/null

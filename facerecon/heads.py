@@ -21,13 +21,14 @@ with the initial light, facing the camera and framed as the crop frames faces.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import torch
 from torch import nn
 
-from .geometry import matrix_to_sixd, sixd_to_matrix
+from .geometry import sixd_to_matrix
 from .groups import CAMERA_GROUPS
 from .layout import ParameterLayout
 
@@ -41,16 +42,30 @@ CAMERA_OUTPUTS: dict[str, tuple[int, float]] = {
 }
 
 
+#: Coefficients of d_x, d_y, d_z in the row-major entries of the cross-product matrix [k]× of
+#: k = +z × d = (−d_y, d_x, 0): [[0, 0, d_x], [0, 0, d_y], [−d_x, −d_y, 0]].
+_CROSS_MATRIX = ((0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0),
+                 (0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0),
+                 (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+_IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+#: The 6D form (first two columns) of diag(1, −1, −1): the model's front facing the camera.
+_FACING_SIXD = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _constant(values: tuple, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A constant tensor, made once per device and dtype. Made on every call, each constant was a
+    copy from the host, which waits for a GPU and cannot be captured into a CUDA graph. Read-only."""
+    return torch.tensor(values, device=device, dtype=dtype)
+
+
 def look_rotation(directions: torch.Tensor) -> torch.Tensor:
     """The smallest rotations taking the optical axis +z to unit ``directions`` (B, 3) with z > 0
     -> (B, 3, 3) (Rodrigues' formula with axis +z × d)."""
-    x, y, z = directions.unbind(-1)
-    zero = torch.zeros_like(x)
-    cross = torch.stack([torch.stack([zero, zero, x], -1),
-                         torch.stack([zero, zero, y], -1),
-                         torch.stack([-x, -y, zero], -1)], -2)  # [k]× with k = (−y, x, 0)
-    eye = torch.eye(3, device=directions.device, dtype=directions.dtype).expand_as(cross)
-    return eye + cross + cross @ cross / (1.0 + z).clamp(min=1e-6)[:, None, None]
+    device, dtype = directions.device, directions.dtype
+    cross = (directions @ _constant(_CROSS_MATRIX, device, dtype)).view(*directions.shape[:-1], 3, 3)
+    scale = 1.0 / (1.0 + directions[..., 2]).clamp(min=1e-6)
+    return _constant(_IDENTITY, device, dtype) + cross + (cross @ cross) * scale[..., None, None]
 
 
 @dataclass(frozen=True)
@@ -98,11 +113,9 @@ class CropFraming:
         centre = size / 2.0 + size * translation_out[:, :2]
         depth = self.depth(focal, size) * translation_out[:, 2].exp()
         ray = torch.cat([(centre - principal) / focal[:, None], torch.ones_like(focal)[:, None]], -1)
-        facing = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]], device=device, dtype=dtype)
-        local = sixd_to_matrix(matrix_to_sixd(facing) + rotation_out)
+        local = sixd_to_matrix(_constant(_FACING_SIXD, device, dtype) + rotation_out)
         rotation = look_rotation(nn.functional.normalize(ray, dim=-1)) @ local
-        anchor = torch.tensor(self.anchor, device=device, dtype=dtype)
-        translation = ray * depth[:, None] - rotation @ anchor
+        translation = ray * depth[:, None] - rotation @ _constant(self.anchor, device, dtype)
         return {"rotation": rotation, "translation": translation, "focal": focal}
 
 
@@ -127,21 +140,26 @@ class ParameterHeads(nn.Module):
         self.trunk = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU()) if hidden > 0 else nn.Identity()
         width = hidden if hidden > 0 else in_features
         self.outputs = nn.ModuleDict()
-        self._scales: dict[str, float] = {}
+        scales, bases = [], []
         for name in self.groups:
             if name in CAMERA_GROUPS:
                 size, scale = CAMERA_OUTPUTS[name]
+                base = torch.zeros(size)
             else:
                 group = layout[name]
                 size, scale = group.size, group.prior_std or 1.0
-                base = group.space.to_free(group.initial_value(1, torch.device("cpu")))[0]
-                self.register_buffer(f"base_{name}", base.clone(), persistent=False)
+                base = group.space.to_free(group.initial_value(1, torch.device("cpu")))[0].reshape(-1)
             layer = nn.Linear(width, size)
             with torch.no_grad():
                 layer.weight.mul_(init_scale)
                 layer.bias.zero_()
             self.outputs[name] = layer
-            self._scales[name] = scale
+            scales.append(torch.full((size,), float(scale)))
+            bases.append(base.float())
+        self._sizes = [layer.out_features for layer in self.outputs.values()]
+        # Every head's scale and base (the group's initial free value; 0 for the camera heads), end to end.
+        self.register_buffer("_scale", torch.cat(scales) if scales else torch.zeros(0), persistent=False)
+        self.register_buffer("_base", torch.cat(bases) if bases else torch.zeros(0), persistent=False)
         missing = [g for g in CAMERA_GROUPS if g in layout and g not in self.groups]
         if missing and any(g in self.groups for g in CAMERA_GROUPS):
             raise ValueError(f"the camera heads predict rotation, translation and focal together; missing {missing}")
@@ -150,7 +168,16 @@ class ParameterHeads(nn.Module):
         """(B, D) latents -> physical values of :attr:`groups` for crops of ``size`` pixels whose
         principal point is ``principal`` (B, 2) crop pixels."""
         features = self.trunk(latent)
-        outputs = {name: layer(features) * self._scales[name] for name, layer in self.outputs.items()}
+        layers = list(self.outputs.values())
+        if not layers:
+            return {}
+        # The heads read the same features: one product for all of them, scaled and offset at once.
+        # A product and a scaling per head were as many GPU launches as the encoder's, which at a
+        # small batch cost more than the arithmetic.
+        weight = torch.cat([layer.weight for layer in layers])
+        bias = torch.cat([layer.bias for layer in layers])
+        flat = torch.addmm(bias, features, weight.t()) * self._scale + self._base
+        outputs = dict(zip(self.outputs.keys(), flat.split(self._sizes, dim=1)))
         values: dict[str, torch.Tensor] = {}
         if "rotation" in outputs:
             values.update(self.framing.camera(outputs, principal, size))
@@ -158,7 +185,5 @@ class ParameterHeads(nn.Module):
             if name in CAMERA_GROUPS:
                 continue
             group = self.layout[name]
-            free_shape = group.space.free_shape(group.shape)
-            free = getattr(self, f"base_{name}") + outputs[name].view(-1, *free_shape)
-            values[name] = group.space.to_physical(free)
+            values[name] = group.space.to_physical(outputs[name].view(-1, *group.space.free_shape(group.shape)))
         return values
