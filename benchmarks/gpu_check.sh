@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One short session on a CUDA machine: the network bench's CUDA rows, where a training step of the
+# One short session on a CUDA machine: the network and rasterizer benches' CUDA rows, where a training step of the
 # rasterizer variant spends its time, the CUDA tests, and a short `train` run of the lite recipe on
 # CUDA (synthetic faces rendered there, bf16 autocast, fused AdamW, validation, checkpoint).
 #
@@ -23,15 +23,15 @@ part() {  # part SECONDS TITLE COMMAND...: run with a time limit, log, and go on
 }
 part 30 "machine" bash -c 'nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --format=csv;
     '"$PY"' -c "import torch, timm; print(torch.__version__, timm.__version__, torch.cuda.get_device_name(0))"'
-part 180 "bench network (CUDA rows)" "$PY" -m benchmarks.bench_network "$OUT"
-part 100 "profile resnet50 training step" "$PY" -m benchmarks.profile_network --backbone resnet50 --device cuda \
+part 120 "bench network (CUDA rows)" "$PY" -m benchmarks.bench_network "$OUT"
+part 80 "profile resnet50 training step" "$PY" -m benchmarks.profile_network --backbone resnet50 --device cuda \
     --batches 64,128,256 --output "$OUT"
+part 60 "bench rasterizer (CUDA rows)" "$PY" -m benchmarks.bench_rasterizer "$OUT"
 part 60 "CUDA tests" "$PY" -m pytest -q -p no:cacheprovider tests/plugins/test_losses.py \
     tests/plugins/test_rasterizer.py tests/plugins/test_models.py
-part 150 "train deepnextface-lite on CUDA (short)" "$PY" -m facerecon run recipes/deepnextface-lite.yaml \
+part 180 "train deepnextface-lite on CUDA (short)" "$PY" -m facerecon run recipes/deepnextface-lite.yaml \
     --output /tmp/gpu-train --set device=cuda --set task.batch_size=64 \
     --set task.synthetic.count=1024 --set task.synthetic.validation=128 --set stages.pretrain.steps=3
 cp /tmp/gpu-train/summary.json "$OUT/train_summary.json" 2>/dev/null
-cp /tmp/gpu-train/training.json "$OUT/train_history.json" 2>/dev/null
 cp /tmp/gpu-train/loss.png "$OUT/train_loss.png" 2>/dev/null
 echo "== done ($(date +%T))" | tee -a "$LOG"

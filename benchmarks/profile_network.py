@@ -6,7 +6,8 @@ it after ``benchmarks.run --only network`` to see why the training figure is wha
 - ``phases``: the step cut into the network's forward pass, the face pipeline (decode + render),
   the losses, the backward pass and the optimiser (clipping and AdamW), each timed with the device synchronised around it
   (median of ``--steps`` steps; the sum exceeds a plain step by the synchronisations);
-- ``batches``: training images per second at each of ``--batches`` (median of ``--steps`` steps);
+- ``batches``: training images per second at each of ``--batches`` (median of ``--steps`` steps),
+  and on CUDA the peak memory the step allocated;
 - ``profile.txt``: torch.profiler's operators of ``--steps`` steps at the first batch size, sorted by
   their own device time (CPU time on a CPU).
 
@@ -69,10 +70,15 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     results: dict = {"backbone": args.backbone, "device": str(device), "batches": {}}
     for index, batch in enumerate(batches):
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         trainer, data = training_step(args.backbone, device, batch, steps=4 * args.steps + 4)
         [seconds] = _interleaved([lambda: trainer.step(data)], device, args.steps)
-        results["batches"][batch] = round(batch / seconds, 1)
-        print(f"batch {batch}: {batch / seconds:.1f} images/s ({1000 * seconds:.1f} ms a step)", flush=True)
+        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+        results["batches"][batch] = {"images_per_s": round(batch / seconds, 1),
+                                     "peak_gib": None if peak is None else round(peak, 2)}
+        print(f"batch {batch}: {batch / seconds:.1f} images/s ({1000 * seconds:.1f} ms a step)"
+              + ("" if peak is None else f", peak {peak:.1f} GiB"), flush=True)
         if index == 0:
             results["phases_ms"] = _phases(trainer, data, device, args.steps)
             print(f"phases (ms): {results['phases_ms']}", flush=True)
