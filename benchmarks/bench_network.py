@@ -26,6 +26,8 @@ between 1.7 and 2.1 s from run to run) and at batch 64 on CUDA, after a warm-up 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -144,8 +146,8 @@ def _inference(backbone: str, device: torch.device, repeats: dict[int, int]) -> 
 
         encoder, geometry, maps = (t / batch for t in _interleaved(
             [encoder_only, lambda: whole(False), lambda: whole(True)], device, count))
-        out[f"batch{batch}"] = {"encoder_ms": round(1000 * encoder, 2), "pipeline_ms": round(1000 * geometry, 2),
-                                "ratio": round(geometry / encoder, 3), "maps_ms": round(1000 * maps, 2),
+        out[f"batch{batch}"] = {"encoder_ms": round(1000 * encoder, 4), "pipeline_ms": round(1000 * geometry, 4),
+                                "ratio": round(geometry / encoder, 3), "maps_ms": round(1000 * maps, 4),
                                 "maps_ratio": round(maps / encoder, 3)}
     return out
 
@@ -184,7 +186,9 @@ def run(output: Path) -> dict:
         cuda = device.type == "cuda"
         for backbone in BACKBONES:
             print(f"   {backbone} on {device.type}", flush=True)
-            entry = _inference(backbone, device, repeats={1: 30, 32: 3})
+            entry = {"machine": torch.cuda.get_device_name(device) if cuda else
+                     f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"}
+            entry.update(_inference(backbone, device, repeats={1: 30, 32: 3}))
             entry["training"] = _training(backbone, device, batch=64 if cuda else 4, steps=3)
             results[f"{device.type}/{backbone}"] = entry
             print(f"   {json.dumps(entry)}", flush=True)

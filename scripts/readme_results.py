@@ -50,6 +50,11 @@ def table(accuracy: dict) -> str:
     return "\n".join(lines)
 
 
+def _significant(value) -> str:
+    """Three significant figures: CPU milliseconds run to 100, a GPU's per image at batch 32 to 0.05."""
+    return "" if value is None or value != value else f"{value:.3g}"
+
+
 def speed_table(network: dict) -> str:
     """Markdown table of ``network.json``: per device and encoder, ms per image at batch 1 and 32
     (encoder alone, whole inference, their ratio) and training images per second."""
@@ -57,10 +62,10 @@ def speed_table(network: dict) -> str:
               "encoder ms/img b32", "inference ms/img b32", "ratio b32", "with maps b32", "training img/s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in network.items():
-        cells = [name]
+        cells = [f"{name} ({row['machine']})" if row.get("machine") else name]
         for batch in ("batch1", "batch32"):
             measured = row.get(batch, {})
-            cells += [_cell(measured.get("encoder_ms"), 1), _cell(measured.get("pipeline_ms"), 1),
+            cells += [_significant(measured.get("encoder_ms")), _significant(measured.get("pipeline_ms")),
                       _cell(measured.get("ratio"), 2), _cell(measured.get("maps_ratio"), 2)]
         training = row.get("training", {})
         cells.append(f"{_cell(training.get('train_images_per_s'), 1)} (batch {training.get('batch_size', '?')}, "
