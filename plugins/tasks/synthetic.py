@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -139,26 +141,35 @@ def synthetic_faces(pipeline: FacePipeline, renderer: Any, params: Any, count: i
     # Said once, also where the progress bar is off (a log, a pipe): rendering can take many minutes.
     where = f"into {path}, read from there by later runs" if path is not None else "(not cached)"
     tqdm.write(f"{label}: rendering {count - done} of {count} {where}")
-    for start in tqdm(range(done, count, chunk), desc=label, leave=False, disable=None):
-        indices = list(range(start, min(count, start + chunk)))
-        parts.append(_render_chunk(pipeline, renderer, params, indices, seed, size, margin))
+    # Drawing a face (painting its albedo, cutting its background) runs on the CPU, one face per
+    # thread: on a GPU it is most of the work, and numpy, OpenCV and torch release the GIL in it.
+    with ThreadPoolExecutor(max_workers=_cpu_count()) as pool:
+        for start in tqdm(range(done, count, chunk), desc=label, leave=False, disable=None):
+            indices = list(range(start, min(count, start + chunk)))
+            parts.append(_render_chunk(pipeline, renderer, params, indices, seed, size, margin, pool))
     faces = FaceSet.concat(parts)
     if path is not None:
         faces.save(path)
     return faces
 
 
+def _cpu_count() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _render_chunk(pipeline: FacePipeline, renderer: Any, params: Any, indices: list[int], seed: int, size: int,
-                  margin: float) -> FaceSet:
-    """Faces ``indices``, each drawn with its own generator so that a face never depends on the chunking."""
+                  margin: float, pool: Executor) -> FaceSet:
+    """Faces ``indices``, each drawn with its own generator so that a face never depends on the
+    chunking or on the threads of ``pool`` that draw and composite them."""
     model, device = pipeline.model, pipeline.model.faces.device
-    truths, crops, rngs = [], [], []
-    for index in indices:
+
+    def draw(index: int) -> tuple[Any, Crop, np.random.Generator]:
         rng = face_generator(seed, index)
         truth = draw_truth(model, rng, params.draw)
-        truths.append(truth)
-        crops.append(_jittered(crop_around(truth.landmarks, size, margin), params.jitter, rng))
-        rngs.append(rng)
+        return truth, _jittered(crop_around(truth.landmarks, size, margin), params.jitter, rng), rng
+
+    truths, crops, rngs = (list(column) for column in zip(*pool.map(draw, indices)))
     count = len(indices)
 
     def stacked(name: str, dtype=torch.float32) -> torch.Tensor:
@@ -186,13 +197,15 @@ def _render_chunk(pipeline: FacePipeline, renderer: Any, params: Any, indices: l
         render = pipeline.render(faces, renderer)
     image = render.image.clamp(min=0).cpu().numpy()
     mask = render.mask.clamp(0, 1).cpu().numpy()[..., None]
-    pictures, landmarks = [], []
-    for i, rng in enumerate(rngs):
+    def composite(i: int) -> np.ndarray:
+        rng = rngs[i]
         behind = srgb_to_linear(background(rng, list(params.backgrounds), size, size).astype(np.float32) / 255.0)
         photo = image[i] + (1.0 - mask[i]) * behind
         srgb = linear_to_srgb(np.clip(photo, 0.0, 1.0)) * 255.0 + rng.normal(0.0, params.noise, photo.shape)
-        pictures.append(np.clip(np.round(srgb), 0, 255).astype(np.uint8))
-        landmarks.append(crops[i].to_crop(truths[i].landmarks))
+        return np.clip(np.round(srgb), 0, 255).astype(np.uint8)
+
+    pictures = list(pool.map(composite, range(count)))
+    landmarks = [crop.to_crop(truth.landmarks) for crop, truth in zip(crops, truths)]
     truth = {k: v.detach().cpu().float() for k, v in values.items() if k != "textures"}
     return FaceSet(images=stack_uint8(pictures), principal=principal.cpu(),
                    landmarks=torch.tensor(np.stack(landmarks), dtype=torch.float32),
