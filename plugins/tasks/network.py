@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from facerecon.cudagraphs import CudaGraphed
 from facerecon.errors import FaceReconError
 from facerecon.heads import CropFraming, ParameterHeads
 from facerecon.io import atomic_path
@@ -51,6 +52,8 @@ class FaceNetwork(nn.Module):
         latent = int(encoder.out_features)
         self.heads = ParameterHeads(self.layout, latent, framing, hidden=params.head_hidden,
                                     init_scale=params.head_init_scale).to(encoder.device)
+        # The heads are dozens of tiny operations: at inference on a GPU, one graph replay instead.
+        self._inference_heads = CudaGraphed(self.heads, self.heads)
         self.decoders = nn.ModuleDict()
         #: Arithmetic of the encoder and decoders (e.g. torch.bfloat16 under autocast), or None for fp32.
         self.autocast_dtype: torch.dtype | None = None
@@ -74,14 +77,17 @@ class FaceNetwork(nn.Module):
     def forward(self, images: torch.Tensor, principal: torch.Tensor, textures: bool = True) -> dict[str, torch.Tensor]:
         """Physical values of every layout group for (B, S, S, 3) sRGB crops in [0, 1] whose
         principal point is ``principal`` (B, 2) crop pixels. Groups the network does not predict
-        (``textures`` without decoders or with ``textures=False``) hold their initial values."""
+        (``textures`` without decoders or with ``textures=False``) hold their initial values.
+
+        On CUDA with autograd off (reconstruction, validation) the heads replay a CUDA graph
+        (:class:`facerecon.cudagraphs.CudaGraphed`), captured at the first call of each batch size."""
         size = int(images.shape[1])
         device_type = images.device.type
         with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
             latent = self._encoder.encode(images)
             maps = ([decoder(latent) for decoder in self.decoders.values()]
                     if textures and self.predicts_textures else [])
-        values = self.heads(latent.float(), principal.float(), size)
+        values = self._inference_heads(latent.float(), principal.float(), size=size)
         if maps:
             values["textures"] = maps[0].float() if len(maps) == 1 else torch.cat([m.float() for m in maps], -1)
         batch = images.shape[0]

@@ -97,6 +97,41 @@ def test_untrained_heads_predict_the_initial_values(pipeline, framing):
     assert loss.item() < 0.1
 
 
+def test_the_heads_neither_copy_from_the_host_nor_wait_for_the_device(pipeline, framing):
+    """What lets the network replay its heads as a CUDA graph: after a first call (which makes the
+    constants), a call makes no tensor from host data and reads no value back to the host."""
+    heads = ParameterHeads(pipeline.layout, 128, framing)
+    latent, principal = torch.randn(3, 128), torch.full((3, 2), SIZE / 2)
+    with torch.no_grad():
+        heads(latent, principal, SIZE)
+        with torch.profiler.profile() as profile:
+            heads(latent, principal, SIZE)
+    names = {event.name for event in profile.events()}
+    assert "aten::addmm" in names  # the profile saw the heads' work
+    assert not names & {"aten::lift_fresh", "aten::_local_scalar_dense", "aten::nonzero"}, names
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_inference_heads_replay_a_cuda_graph_with_the_eager_values(pipeline, framing):
+    from facerecon.cudagraphs import CudaGraphed
+
+    heads = ParameterHeads(pipeline.layout, 128, framing, init_scale=1.0).cuda()
+    graphed = CudaGraphed(heads, heads)
+    principal = torch.full((4, 2), SIZE / 2, device="cuda")
+    with torch.no_grad():
+        for seed in range(3):  # new inputs each call: the replay reads them, not the captured ones
+            latent = torch.randn(4, 128, generator=torch.Generator().manual_seed(seed)).cuda()
+            eager, replayed = heads(latent, principal, SIZE), graphed(latent, principal, size=SIZE)
+            for name, value in eager.items():
+                torch.testing.assert_close(replayed[name], value, rtol=1e-5, atol=1e-4)
+        heads.outputs["identity"].weight.add_(0.5)  # an optimiser's in-place update is seen
+        torch.testing.assert_close(graphed(latent, principal, size=SIZE)["identity"],
+                                   heads(latent, principal, SIZE)["identity"], rtol=1e-5, atol=1e-4)
+    assert graphed.enabled and len(graphed._graphs) == 1
+    with torch.enable_grad():  # training keeps the eager path and its gradients
+        assert graphed(latent, principal, size=SIZE)["identity"].requires_grad
+
+
 def test_light_projection_recovers_the_lightings_own_coefficients(pipeline):
     lighting = pipeline.lighting
     true = lighting.initial(2)
