@@ -197,6 +197,7 @@ def _render_chunk(pipeline: FacePipeline, renderer: Any, params: Any, indices: l
         render = pipeline.render(faces, renderer)
     image = render.image.clamp(min=0).cpu().numpy()
     mask = render.mask.clamp(0, 1).cpu().numpy()[..., None]
+
     def composite(i: int) -> np.ndarray:
         rng = rngs[i]
         behind = srgb_to_linear(background(rng, list(params.backgrounds), size, size).astype(np.float32) / 255.0)
