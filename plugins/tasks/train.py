@@ -352,9 +352,11 @@ class TrainingLog:
             for key, term in history["terms"].items():
                 ax.plot(term["steps"], term["values"], label=key, lw=0.8)
             ax.set_yscale("log")
+            ax.legend(fontsize=7)
+        else:  # a run shorter than task.log_every steps
+            ax.text(0.5, 0.5, "no step logged yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel("step")
         ax.set_title("training loss (weighted terms)")
-        ax.legend(fontsize=7)
         for ax, key in zip(axes[0][1:], metrics):
             epochs = [e for e in history["epochs"] if key in e]
             ax.plot([e["epoch"] for e in epochs], [e[key] for e in epochs], marker="o", label="network")
