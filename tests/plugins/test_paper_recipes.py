@@ -4,7 +4,8 @@ They need the licensed BFM2009 files, a GPU and days of training; here they run 
 down with ``--set`` overrides to seconds on a CPU: the toy BFM2009 files of ``fixtures_models``
 (the real files' exact formats, a 500-vertex head), Mitsuba's path tracer at 2 samples per pixel,
 the paper's per-map texture decoders and three stages on a folder of photos (faces detected and
-cached), then reconstruction of the same photos from the checkpoint with path-traced refinement.
+cached), then reconstruction of the same photos from the checkpoint with path-traced refinement
+(landmarks, photometric, per-texel maps).
 What is shown is that every part of the flagship configuration fits together, not accuracy: the
 toy head is an ellipsoid.
 """
@@ -81,13 +82,15 @@ def test_the_paper_recipe_trains_its_three_stages_on_photos(trained):
 def test_the_paper_reconstruct_recipe_writes_every_face_from_that_checkpoint(host, model_sets, photos, trained,
                                                                                tmp_path):
     sets = model_sets + [f"task.checkpoint={trained / 'checkpoints' / 'last.safetensors'}", "device=cpu",
-                         "stages.landmarks.steps=3", "stages.photometric.steps=2", "stages.photometric.renderer.spp=2"]
+                         "stages.landmarks.steps=3", "stages.photometric.steps=2", "stages.photometric.renderer.spp=2",
+                         "stages.textures.steps=2", "stages.textures.renderer.spp=2"]
     summary = run_recipe(RECIPES / "deepnextface-reconstruct.yaml", host, sets, input=str(photos),
                          output=str(tmp_path / "out"))
     assert sorted(row["face"] for row in summary.rows) == ["a", "b"]
     for row in summary.rows:
         # The toy ellipsoid cannot match a face's landmarks: written, flagged suspect at worst.
         assert row["status"] in ("ok", "suspect") and np.isfinite(row["psnr_face"]), row
+        assert all(f"seconds_{stage}" in row for stage in ("landmarks", "photometric", "textures")), row
         folder = tmp_path / "out" / row["face"]
         for name in ("mesh.obj", "mesh.glb", "diffuse.png", "specular.png", "params.json", "envmap.png",
                      "render.png", ".complete.json"):
