@@ -19,7 +19,8 @@ Each inference time is the median of rounds that run the encoder, the pipeline a
 with maps in turn (after a warm-up round), so all three see the same load of a shared machine: 30
 rounds at batch 1 (single images take milliseconds), 3 at batch 32. Training: the median of 3
 steps at batch 4 on a CPU (so ``make bench`` stays in minutes; one step alone moved ResNet-152
-between 1.7 and 2.1 s from run to run) and at batch 64 on CUDA, after a warm-up step. Results: ``network.json``.
+between 1.7 and 2.1 s from run to run) and at batch 64 on CUDA, after a warm-up step. Results:
+``network.json``.
 
     python -m benchmarks.bench_network [output_dir]
 """

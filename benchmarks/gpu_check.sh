@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One short session on a CUDA machine: the network and rasterizer benches' CUDA rows, where a training step of the
-# rasterizer variant spends its time, the CUDA tests, and a short `train` run of the lite recipe on
-# CUDA (synthetic faces rendered there, bf16 autocast, fused AdamW, validation, checkpoint).
+# One short session on a CUDA machine: the network and rasterizer benches' CUDA rows, where a
+# training step of the rasterizer variant spends its time, the CUDA tests, and a short `train` run of
+# the lite recipe on CUDA (synthetic faces rendered there, bf16 autocast, fused AdamW, validation,
+# checkpoint).
 #
 #   OUT=DIR benchmarks/gpu_check.sh        # results and one log under DIR (default benchmarks/results/gpu)
 #
@@ -28,7 +29,8 @@ part 80 "profile resnet50 training step" "$PY" -m benchmarks.profile_network --b
     --batches 64,128,256 --output "$OUT"
 part 60 "bench rasterizer (CUDA rows)" "$PY" -m benchmarks.bench_rasterizer "$OUT"
 part 60 "CUDA tests" "$PY" -m pytest -q -p no:cacheprovider tests/plugins/test_losses.py \
-    tests/plugins/test_rasterizer.py tests/plugins/test_models.py "tests/plugins/test_network.py::test_inference_heads_replay_a_cuda_graph_with_the_eager_values"
+    tests/plugins/test_rasterizer.py tests/plugins/test_models.py \
+    "tests/plugins/test_network.py::test_inference_heads_replay_a_cuda_graph_with_the_eager_values"
 part 180 "train deepnextface-lite on CUDA (short)" "$PY" -m facerecon run recipes/deepnextface-lite.yaml \
     --output /tmp/gpu-train --set device=cuda --set task.batch_size=64 \
     --set task.synthetic.count=1024 --set task.synthetic.validation=128 --set stages.pretrain.steps=3

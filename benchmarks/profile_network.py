@@ -4,8 +4,9 @@ Not part of ``make bench`` (it writes tables for a person, not figures to track)
 it after ``benchmarks.run --only network`` to see why the training figure is what it is.
 
 - ``phases``: the step cut into the network's forward pass, the face pipeline (decode + render),
-  the losses, the backward pass and the optimiser (clipping and AdamW), each timed with the device synchronised around it
-  (median of ``--steps`` steps; the sum exceeds a plain step by the synchronisations);
+  the losses, the backward pass and the optimiser (clipping and AdamW), each timed with the device
+  synchronised around it (median of ``--steps`` steps; the sum exceeds a plain step by the
+  synchronisations);
 - ``batches``: training images per second at each of ``--batches`` (median of ``--steps`` steps),
   and on CUDA the peak memory the step allocated;
 - ``profile.txt``: torch.profiler's operators of ``--steps`` steps at the first batch size, sorted by

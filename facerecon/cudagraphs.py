@@ -76,8 +76,9 @@ class CudaGraphed:
         except Exception as exc:  # noqa: BLE001 - any failure: run eagerly from now on, and say why
             self.enabled = False
             self._graphs.clear()
-            warnings.warn(f"{getattr(self.fn, '__qualname__', type(self.fn).__name__)} could not be captured as a CUDA graph "
-                          f"({type(exc).__name__}: {exc}); it runs without one.", RuntimeWarning, stacklevel=3)
+            name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
+            warnings.warn(f"{name} could not be captured as a CUDA graph ({type(exc).__name__}: {exc}); "
+                          "it runs without one.", RuntimeWarning, stacklevel=3)
             return None
         self._graphs[key] = (graph, inputs, outputs)
         return self._graphs[key]

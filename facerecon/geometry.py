@@ -19,7 +19,7 @@ import torch
 
 __all__ = [
     "euler_to_matrix", "matrix_to_euler", "sixd_to_matrix", "matrix_to_sixd",
-    "apply_pose", "rotation_matrix", "project", "vertex_normals", "face_normals",
+    "apply_pose", "rotation_matrix", "project", "vertex_normals",
 ]
 
 
@@ -134,18 +134,6 @@ def project(
     else:
         centre = principal[:, None, :]
     return points[..., :2] / z * f + centre
-
-
-def face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Unnormalised triangle normals (area-weighted).
-
-    Args:
-        vertices: (B, V, 3); faces: (F, 3) long.
-    Returns:
-        (B, F, 3)
-    """
-    v0, v1, v2 = (vertices[:, faces[:, i]] for i in range(3))
-    return torch.cross(v1 - v0, v2 - v0, dim=-1)
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
